@@ -1,0 +1,1 @@
+"""Greentic deployer, worker runtime and their shared core."""

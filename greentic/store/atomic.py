@@ -1,0 +1,60 @@
+"""Failure-atomic file writes: temp file in the same dir → fsync → rename → fsync dir.
+
+Every store write goes through here so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def fsync_dir(path: Path) -> None:
+    """Persist a rename/unlink in `path` (a directory entry change needs the dir fsynced)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Atomically replace `path` with `data` (creating parent dirs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def pretty_json(doc: Any) -> bytes:
+    """Pretty JSON + trailing newline: the on-disk form of every store document."""
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def write_json(path: Path, doc: Any, *, mode: int = 0o644) -> None:
+    """Atomically write `doc` as pretty JSON."""
+    write_bytes(path, pretty_json(doc), mode=mode)
+
+
+def remove(path: Path) -> bool:
+    """Unlink `path` durably; returns whether it existed."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True

@@ -1,0 +1,194 @@
+"""Load and save environments: the read/modify/write cycle every `op` verb goes through.
+
+`Store.mutate(env_id, verb=…)` holds the env lock, loads environment.json, yields the model,
+validates it, writes it atomically, re-projects runtime-config.json (deleted when nothing is
+routed) and appends an audit line. The worker and the renderer only read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from greentic.errors import NotFound, SpecError, StoreError
+from greentic.spec import runtime_config
+from greentic.spec.base import now_rfc3339
+from greentic.spec.environment import Environment
+from greentic.spec.runtime_config import RuntimeConfig
+from greentic.store import atomic, ids
+from greentic.store.layout import EnvPaths, default_root, env_paths
+from greentic.store.lock import env_lock
+
+
+def spec_message(exc: ValidationError) -> str:
+    """First pydantic error as one line: `field.path: message`."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key `{err['loc'][-1]}`"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a bad file becomes a StoreError naming it."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from None
+
+
+def parse_environment(doc: Any, *, path: Path, env_id: str | None = None) -> Environment:
+    """Validate an environment.json document (model + cross rules + dir name)."""
+    try:
+        env = Environment.model_validate(doc)
+        env.check()
+    except ValidationError as exc:
+        raise SpecError(f"{path}: {spec_message(exc)}") from None
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    if env_id is not None and env.environment_id != env_id:
+        raise SpecError(
+            f"{path}: environment_id `{env.environment_id}` does not match directory `{env_id}`"
+        )
+    return env
+
+
+class Store:
+    """A store root. Example: `Store.at(None).load("local")`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str] | None) -> Store:
+        """The store at `--store-root`, `$GREENTIC_STORE_ROOT` or the default."""
+        return cls(default_root(root))
+
+    def paths(self, env_id: str) -> EnvPaths:
+        return env_paths(self.root, env_id)
+
+    def exists(self, env_id: str) -> bool:
+        return self.paths(env_id).environment.is_file()
+
+    def list(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "environment.json").is_file())
+
+    def load(self, env_id: str) -> Environment:
+        """Load and validate `<root>/<env>/environment.json`."""
+        p = self.paths(env_id)
+        try:
+            doc = read_json(p.environment)
+        except FileNotFoundError:
+            raise NotFound(
+                f"environment `{env_id}` not found under {self.root}",
+                hint=f"create it with `gtc op env create {env_id}` (or `env init` for `local`)",
+            ) from None
+        return parse_environment(doc, path=p.environment, env_id=env_id)
+
+    def load_runtime_config(self, env_id: str) -> RuntimeConfig | None:
+        """runtime-config.json, or None when absent (nothing routed / pod cold state)."""
+        p = self.paths(env_id)
+        try:
+            doc = read_json(p.runtime_config)
+        except FileNotFoundError:
+            return None
+        try:
+            rc = RuntimeConfig.model_validate(doc)
+            rc.check(env_id, p.dir)
+        except ValidationError as exc:
+            raise SpecError(f"{p.runtime_config}: {spec_message(exc)}") from None
+        except ValueError as exc:
+            raise SpecError(f"{p.runtime_config}: {exc}") from None
+        return rc
+
+    # -- writes ---------------------------------------------------------------------------
+    def save(self, env: Environment) -> None:
+        """Validate and write environment.json + its runtime-config projection (lock held)."""
+        p = self.paths(env.environment_id)
+        try:
+            env.check()
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        atomic.write_json(p.environment, env.to_json_dict())
+        self.write_runtime_config(env)
+
+    def write_runtime_config(self, env: Environment) -> None:
+        """Rewrite runtime-config.json only when it changes; delete it when nothing is routed."""
+        p = self.paths(env.environment_id)
+        rc = runtime_config.project(env)
+        if not rc.revisions:
+            atomic.remove(p.runtime_config)
+            return
+        data = atomic.pretty_json(rc.to_json_dict())
+        try:
+            if p.runtime_config.read_bytes() == data:
+                return
+        except FileNotFoundError:
+            pass
+        atomic.write_bytes(p.runtime_config, data)
+
+    @contextmanager
+    def locked(self, env_id: str) -> Iterator[EnvPaths]:
+        """Hold the env lock without loading (for file-level mutations like materialize)."""
+        p = self.paths(env_id)
+        with env_lock(p.dir):
+            yield p
+
+    @contextmanager
+    def create(self, env: Environment, *, verb: str) -> Iterator[Environment]:
+        """Create a new env dir; fails with a conflict-free StoreError if it already exists."""
+        p = self.paths(env.environment_id)
+        with env_lock(p.dir):
+            if p.environment.exists():
+                from greentic.errors import Conflict
+
+                raise Conflict(f"environment `{env.environment_id}` already exists at {p.dir}")
+            yield env
+            self.save(env)
+            self.audit(env.environment_id, verb=verb)
+
+    @contextmanager
+    def mutate(
+        self, env_id: str, *, verb: str, idempotency_key: str | None = None
+    ) -> Iterator[Environment]:
+        """Lock → load → yield for in-place edits → validate → atomic write → audit."""
+        p = self.paths(env_id)
+        if not p.environment.is_file():
+            self.load(env_id)  # raises the NotFound with its hint
+        with env_lock(p.dir):
+            env = self.load(env_id)
+            yield env
+            try:
+                env = Environment.model_validate(env.to_json_dict())
+            except ValidationError as exc:
+                raise SpecError(spec_message(exc)) from None
+            self.save(env)
+            self.audit(env_id, verb=verb, idempotency_key=idempotency_key)
+
+    def audit(self, env_id: str, *, verb: str, idempotency_key: str | None = None) -> None:
+        """Append one audit line (caller holds the lock): who, verb, idempotency key, time."""
+        p = self.paths(env_id)
+        p.audit.parent.mkdir(parents=True, exist_ok=True)
+        event = {
+            "event_id": ids.new_ulid(),
+            "at": now_rfc3339(),
+            "actor": os.environ.get("USER") or f"uid:{os.getuid()}",
+            "verb": verb,
+            "env_id": env_id,
+            "idempotency_key": idempotency_key,
+        }
+        with open(p.audit, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
