@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "kind" in item.keywords:
             if "kind" not in markexpr:
                 item.add_marker(pytest.mark.skip(reason="kind track: run with pytest -m kind"))
-            elif not kind_available():
+            elif not kind_available() and os.environ.get("GTC_REQUIRE_KIND") != "1":
                 item.add_marker(pytest.mark.skip(reason="kind/kubectl not on PATH"))
         if "docker" in item.keywords:
             if has_docker is None:
@@ -84,6 +84,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         and not docker_available()
     ):
         pytest.fail("GTC_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
+    require_kind = os.environ.get("GTC_REQUIRE_KIND") == "1"
+    if "kind" in item.keywords and require_kind and not kind_available():
+        pytest.fail("GTC_REQUIRE_KIND=1 but kind or kubectl is not on PATH")
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ MAX_BPS = 10_000
 class HostConfig(Model):
     env_id: str
     region: str | None = None
+    tenant_org_id: str | None = None
     listen_addr: str | None = None
     public_base_url: str | None = None
     gui_enabled: bool | None = None

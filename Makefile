@@ -1,0 +1,52 @@
+# Two commands for a newcomer (README): `make demo` and `make test`.
+# Both set up what they need first: system packages (Debian, when root), the venv, the package.
+
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+APT_PKGS := docker-registry busybox-static wrk
+
+.PHONY: demo test setup system-deps lint typecheck unit fixtures bench clean
+
+demo: setup
+	$(BIN)/python demo.py host-pull
+
+test: setup lint typecheck
+	$(BIN)/pytest -n 2 -q
+
+setup: system-deps $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the host track uses (the OCI registry binary, busybox, wrk). Installed only
+# when missing and when we may (root); otherwise the tests that need them say what is missing.
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing Debian packages:$$missing (sudo apt-get install$$missing)" >&2; fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy greentic
+
+fixtures: $(STAMP)
+	$(BIN)/python fixtures/bundles/build.py
+
+bench: $(STAMP)
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache *.egg-info

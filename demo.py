@@ -1,0 +1,320 @@
+"""demo.py — run the Greentic scenarios by name: `python demo.py host-pull`, `list`, `host-stop`.
+
+Every scenario in scenarios/ is a verb (run through `harness.runner`, the same entry pytest
+uses); `COMMANDS` adds the verbs that are not scenarios and `PENDING` names the ones other
+tracks will bring. Each assertion prints a green line; a failure prints its cause and the
+next step on one line, never a traceback; the exit code is 0 or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+
+
+def _ensure_venv() -> None:
+    """Re-run under the project's venv when this interpreter lacks its dependencies."""
+    try:
+        import httpx  # noqa: F401
+
+        import greentic  # noqa: F401
+    except ImportError:
+        if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
+            os.execv(
+                str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]]
+            )
+        print("demo.py: the project is not set up — run `make setup` first", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+_ensure_venv()
+
+import scenarios  # noqa: E402
+from harness import reap, runner  # noqa: E402
+from harness.artifacts import default_root  # noqa: E402
+from harness.context import Check, ScenarioResult  # noqa: E402
+from harness.errors import HarnessError  # noqa: E402
+from harness.process import pid_alive, stop_pid  # noqa: E402
+
+# -- output -------------------------------------------------------------------------------
+COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def paint(text: str, code: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if COLOR else text
+
+
+def green(text: str) -> str:
+    return paint(text, "32")
+
+
+def red(text: str) -> str:
+    return paint(text, "31")
+
+
+def dim(text: str) -> str:
+    return paint(text, "2")
+
+
+def bold(text: str) -> str:
+    return paint(text, "1")
+
+
+class ConsoleReporter:
+    """Prints steps dimmed and checks as green ✓ / red ✗ lines as they happen."""
+
+    def step(self, text: str) -> None:
+        print(dim(f"  · {text}"), flush=True)
+
+    def check(self, check: Check) -> None:
+        mark = green("✓") if check.ok else red("✗")
+        detail = f" {dim('— ' + check.detail)}" if check.detail and check.ok else ""
+        print(f"  {mark} {check.name}{detail}", flush=True)
+
+
+def cause_and_next(error: str, artifacts: Path | None) -> str:
+    """One line: the first line of the error, then the `Hint:` (or where the evidence is)."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    cause = lines[0] if lines else "failed"
+    hints = [ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith("hint:")]
+    where = f"read {relative(artifacts)}/ (logs, evidence, result.json)" if artifacts else ""
+    step = hints[0] if hints else where
+    return f"{cause} — next: {step}" if step else cause
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# -- state of the worker host-pull leaves running -----------------------------------------
+def state_file() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "greentic-demo" / "host-pull.json"
+
+
+def write_state(result: ScenarioResult) -> None:
+    path = state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "run_id": result.run_id,
+        "artifacts": str(result.artifacts),
+        "urls": result.urls,
+        "kept": [k.to_json() for k in result.kept],
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def stop_recorded(quiet: bool = False) -> int:
+    """Stop what the last host-pull left running (only pids that still carry its run id)."""
+    path = state_file()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if not quiet:
+            print(f"no host-pull worker is recorded ({relative(path)} is absent); nothing to stop")
+        return 0
+    except ValueError:
+        path.unlink(missing_ok=True)
+        print(red("✗") + f" {relative(path)} was unreadable; removed it — next: rerun host-stop")
+        return 1
+    run_id = state.get("run_id", "")
+    url = state.get("urls", {}).get("worker", "")
+    failed = 0
+    for kept in state.get("kept", []):
+        pid = int(kept["pid"])
+        if not pid_alive(pid) or reap.run_id_of(pid) != run_id:
+            if not quiet:
+                print(dim(f"  · {kept['what']} (pid {pid}) is no longer running"))
+            continue
+        if stop_pid(pid):
+            print(f"  {green('✓')} stopped {kept['what']} (pid {pid}) {dim(url)}")
+        else:
+            failed += 1
+            print(f"  {red('✗')} {kept['what']} (pid {pid}) did not stop — next: kill -9 {pid}")
+    for leftover in reap.reap(run_id):
+        print(dim(f"  · swept {leftover}"))
+    path.unlink(missing_ok=True)
+    return 1 if failed else 0
+
+
+# -- verbs --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Options:
+    verb: str
+    args: list[str]
+    track: str | None
+    variant: str | None
+    keep: bool
+    artifacts: Path
+
+
+def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> ScenarioResult | None:
+    """Run one scenario with live output; None when it could not even start."""
+    module = scenarios.load(name)
+    tracks: tuple[str, ...] = module.TRACKS
+    track = opts.track or tracks[0]
+    variant = opts.variant or runner.variants_of(module)[0]
+    label = f"{track}{'/' + variant if variant else ''}"
+    print(bold(f"{name} [{label}]") + dim(f"  {scenarios.summary(module)}"), flush=True)
+    try:
+        result = runner.execute(
+            module,
+            track=track,
+            variant=variant,
+            artifacts_root=opts.artifacts,
+            keep=opts.keep if keep is None else keep,
+            reporter=ConsoleReporter(),
+        )
+    except HarnessError as exc:
+        print(f"{red('✗')} {cause_and_next(str(exc), None)}")
+        return None
+    if result.ok:
+        print(
+            green(f"PASS {name}")
+            + dim(f" in {result.elapsed_s:.1f}s · {relative(result.artifacts)}/")
+        )
+    else:
+        why = cause_and_next(result.error or "a check failed", result.artifacts)
+        print(f"{red('✗ FAIL ' + name)}: {why}")
+    return result
+
+
+def verb_scenario(opts: Options) -> int:
+    result = run_scenario(opts.verb, opts)
+    return 0 if result is not None and result.ok else 1
+
+
+def verb_host_pull(opts: Options) -> int:
+    """host-pull, leaving the worker serving (seeds/001: `./demo.sh host-pull`)."""
+    stop_recorded(quiet=True)  # a previous demo worker would hold the port
+    result = run_scenario("host-pull", opts, keep=True)
+    if result is None:
+        return 1
+    if result.kept:
+        write_state(result)
+    if not result.ok:
+        if result.kept:
+            print(dim("  stop what it left running with: .venv/bin/python demo.py host-stop"))
+        return 1
+    url = result.urls.get("worker", "http://127.0.0.1:8080")
+    pids = ", ".join(str(k.pid) for k in result.kept)
+    print()
+    print(bold(f"The worker keeps serving on {url} (pid {pids}). Try it:"))
+    print(f"  curl -s {url}/status")
+    print(f"  curl -s -X POST {url}/ -H 'content-type: application/json' -d '{{\"text\":\"hi\"}}'")
+    print(f"  open {url}/chat   (webchat console, loopback only)")
+    print(bold("Stop it with:") + " .venv/bin/python demo.py host-stop")
+    return 0
+
+
+def verb_host_stop(opts: Options) -> int:
+    return stop_recorded()
+
+
+def verb_list(opts: Options) -> int:
+    print(bold("scenarios") + dim("  (python demo.py <name> [--track T] [--variant V])"))
+    for name in scenarios.names():
+        module = scenarios.load(name)
+        variants = [v for v in runner.variants_of(module) if v]
+        extra = f" variants: {', '.join(variants)}" if variants else ""
+        print(f"  {name:<18} tracks: {', '.join(module.TRACKS)}{extra}")
+        print(dim(f"  {'':<18} {scenarios.summary(module)}"))
+    print(bold("other verbs"))
+    for name, (_, text) in sorted(COMMANDS.items()):
+        if name not in scenarios.names():
+            print(f"  {name:<18} {text}")
+    for name, text in sorted(PENDING.items()):
+        if name not in COMMANDS and name not in scenarios.names():
+            print(dim(f"  {name:<18} {text} (not available yet)"))
+    return 0
+
+
+# verb → (handler, one-line help). Other tracks add rows (kind-up, kind-down, doctor, prune…).
+COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
+    "host-pull": (verb_host_pull, "pull, verify and serve on the host; leaves the worker serving"),
+    "host-stop": (verb_host_stop, "stop the worker host-pull left running"),
+    "list": (verb_list, "list scenarios, their tracks and the other verbs"),
+}
+
+# verbs SPEC §9 names that this checkout does not have yet → what they will do.
+PENDING: dict[str, str] = {
+    "kind-up": "create a kind cluster and load the runtime image",
+    "kind-serve": "a worker pod boots start --env and serves /healthz",
+    "kind-pull": "a worker pod pulls from in-cluster distributors",
+    "kind-down": "delete the kind cluster",
+    "tunnel": "worker behind a (fake) cloudflared tunnel with Telegram webhooks",
+    "prune": "reconcile 14 → archive → 12 applied + 2 pruned",
+    "repro": "reproduce a troubleshooting row: repro <name>",
+    "doctor": "preflight: python deps, docker, kind/kubectl, images, pod networking",
+}
+
+
+def parse(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="demo.py", description="Run Greentic scenarios by name (see `demo.py list`)."
+    )
+    parser.add_argument("verb", help="a scenario (host-pull, digest-mismatch, …) or list/host-stop")
+    parser.add_argument("args", nargs="*", help="verb arguments (e.g. repro <name>)")
+    parser.add_argument("--track", help="host | docker | kind (default: the first)")
+    parser.add_argument("--variant", help="scenario variant, e.g. http | oci for host-pull")
+    parser.add_argument("--keep", action="store_true", help="leave what the run started running")
+    parser.add_argument("--artifacts", type=Path, help="artifacts root (default: ./artifacts)")
+    ns = parser.parse_intermixed_args(argv)
+    return Options(
+        verb=ns.verb,
+        args=list(ns.args),
+        track=ns.track,
+        variant=ns.variant,
+        keep=ns.keep,
+        artifacts=(ns.artifacts or default_root(REPO)).resolve(),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(sys.argv[1:] if argv is None else argv)
+    handler: Callable[[Options], int] | None = None
+    if opts.verb in COMMANDS:
+        handler = COMMANDS[opts.verb][0]
+    elif opts.verb in scenarios.names():
+        handler = verb_scenario
+    elif opts.verb in PENDING:
+        print(
+            f"`{opts.verb}` is not available in this checkout yet ({PENDING[opts.verb]}) — next: "
+            "`python demo.py list` shows what runs today"
+        )
+        return 1
+    else:
+        print(f"unknown verb `{opts.verb}` — next: `python demo.py list` shows every verb")
+        return 1
+    started = time.monotonic()
+    try:
+        return handler(opts)
+    except KeyboardInterrupt:
+        print(red("✗") + " interrupted; what the run started was stopped")
+        return 1
+    except Exception as exc:  # the last line of defence: one line, traceback to a file
+        crash = opts.artifacts / "demo-crash.txt"
+        crash.parent.mkdir(parents=True, exist_ok=True)
+        crash.write_text(traceback.format_exc(), encoding="utf-8")
+        print(
+            f"{red('✗')} {opts.verb} crashed after {time.monotonic() - started:.1f}s: "
+            f"{type(exc).__name__}: {exc} — next: this is a bug; see {relative(crash)}"
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""`op env-packs add slot=… kind=… pack_ref=… [answers_ref=…]`: bind (or rebind) a slot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greentic.cli.op.context import OpContext
+from greentic.cli.op.payload import base_dir, no_positionals, payload_of, schema, split_args
+
+
+@click.command("add")
+@click.argument("args", nargs=-1)
+@click.option("--env", "environment_id", default=None, help="Environment (default local).")
+@click.option("--slot", default=None)
+@click.option("--kind", default=None, help="<path>@<semver>")
+@click.option("--pack-ref", default=None)
+@click.option("--answers-ref", default=None, help="Answers file, staged into the env.")
+@click.pass_obj
+def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str, Any]:
+    """Bind a pack to a slot; its answers are copied to env-packs/<slot>/answers.json."""
+    from greentic.deployer import env_packs
+
+    if obj.schema:
+        return schema(env_packs.EnvPackAddPayload)
+    positional, inline = split_args(args)
+    no_positionals("env-packs add", positional)
+    p = payload_of(obj, env_packs.EnvPackAddPayload, inline, flags)
+    return env_packs.bind(obj.store(), p, base_dir=base_dir(obj) or Path.cwd())

@@ -1,0 +1,138 @@
+"""`env-packs add`: bind a pack to an env slot; its answers are staged inside the env.
+
+The answers file named by `answers_ref` (relative to the payload's base dir: the answers
+file's dir or the cwd; an env-relative path also works) is copied to
+`env-packs/<slot>/answers.json` and the binding records that env-relative path. Re-adding
+the same binding is a no-op; a changed one bumps `generation`. `env apply` calls `bind`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import field_validator
+
+from greentic.deployer.answers_file import load_mapping
+from greentic.deployer.common import EnvPayload
+from greentic.spec.environment import SLOTS, EnvPackBinding
+from greentic.store import atomic
+from greentic.store.envstore import Store
+
+KIND_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+@[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
+N_PER_ENV = ("messaging", "extension")
+
+
+class EnvPackAddPayload(EnvPayload):
+    """`{environment_id, slot, kind, pack_ref, answers_ref?, idempotency_key?}`."""
+
+    slot: str
+    kind: str
+    pack_ref: str
+    answers_ref: str | None = None
+    idempotency_key: str | None = None
+
+    @field_validator("slot")
+    @classmethod
+    def _slot(cls, v: str) -> str:
+        if v in N_PER_ENV:
+            raise ValueError(
+                f"slot `{v}` is N-per-env and is not bound via `op env-packs`; "
+                "use `op messaging endpoint` instead"
+            )
+        if v not in SLOTS:
+            raise ValueError(f"slot `{v}` is not one of {', '.join(SLOTS)}")
+        return v
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if not KIND_RE.match(v):
+            raise ValueError(
+                f"kind `{v}` must be `<path>@<semver>`, e.g. greentic.deployer.k8s@1.0.0"
+            )
+        return v
+
+    @field_validator("pack_ref")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not v:
+            raise ValueError("pack_ref must not be empty")
+        return v
+
+
+def staged_ref(slot: str) -> str:
+    """The env-relative path a slot's answers are staged at."""
+    return f"env-packs/{slot}/answers.json"
+
+
+def read_answers(path: Path) -> bytes:
+    """The answers file as canonical pretty JSON (JSON or YAML object in, JSON out)."""
+    return atomic.pretty_json(load_mapping(path, what="pack answers file"))
+
+
+def resolve_answers(ref: str, *, base_dir: Path, env_dir: Path) -> Path:
+    """Where `answers_ref` points: absolute, env-relative if it exists, else base-relative."""
+    given = Path(ref)
+    if given.is_absolute():
+        return given
+    inside = env_dir / given
+    if inside.is_file():
+        return inside
+    return base_dir / given
+
+
+def binding_changes(
+    old: EnvPackBinding | None, new: EnvPackBinding, staged: bytes | None, current: bytes | None
+) -> bool:
+    """Whether binding `new` (with staged answers bytes) differs from `old` + current bytes."""
+    if old is None:
+        return True
+    same = (old.kind, old.pack_ref, old.answers_ref) == (new.kind, new.pack_ref, new.answers_ref)
+    return not same or staged != current
+
+
+def bind(
+    store: Store, p: EnvPackAddPayload, *, base_dir: Path, verb: str = "env-packs.add"
+) -> dict[str, Any]:
+    """Upsert the slot's binding; stage answers; bump generation on any change."""
+    env_id = p.environment_id
+    paths = store.paths(env_id)
+    staged: bytes | None = None
+    if p.answers_ref:
+        source = resolve_answers(p.answers_ref, base_dir=base_dir, env_dir=paths.dir)
+        staged = read_answers(source)
+    with store.mutate(env_id, verb=verb, idempotency_key=p.idempotency_key) as env:
+        old = env.pack(p.slot)
+        target = paths.pack_answers(p.slot)
+        try:
+            current = target.read_bytes() if staged is not None else None
+        except FileNotFoundError:
+            current = None
+        new = EnvPackBinding(
+            slot=p.slot,
+            kind=p.kind,
+            pack_ref=p.pack_ref,
+            answers_ref=staged_ref(p.slot) if staged is not None else None,
+            generation=0 if old is None else old.generation,
+        )
+        changed = binding_changes(old, new, staged, current)
+        if changed and old is not None:
+            new.generation = old.generation + 1
+        if staged is not None and staged != current:
+            atomic.write_bytes(target, staged)
+        if old is None:
+            env.packs.append(new)
+        elif changed:
+            env.packs[env.packs.index(old)] = new
+    return {
+        "environment_id": env_id,
+        "slot": new.slot,
+        "kind": new.kind,
+        "pack_ref": new.pack_ref,
+        "answers_ref": new.answers_ref,
+        "generation": new.generation,
+        "has_previous": old is not None,
+        "changed": changed,
+    }

@@ -1,0 +1,86 @@
+"""`fetch(uri, dest_dir)`: dispatch a bundle reference to its source by scheme.
+
+The worker's boot pull calls this for each routed revision with a `bundle_source_uri`, then
+hands the result to `greentic.bundle.materialize.materialize_revision`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from greentic.fetch._refs import (
+    INSECURE_VAR,
+    check_insecure_entry,
+    parse_insecure,
+    parse_oci,
+    scheme_of,
+)
+from greentic.fetch._types import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    FetchedBundle,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def fetch(
+    uri: str,
+    dest_dir: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    transport: httpx.BaseTransport | None = None,
+    insecure_registries: frozenset[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    attempts: int = DEFAULT_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchedBundle:
+    """Fetch the bundle `uri` into a new file inside `dest_dir`, hashing while streaming.
+
+    Schemes: `file://`/plain path, `http(s)://`, `oci://host[:port]/repo[:tag|@digest]`.
+    `insecure_registries` (default: $GREENTIC_OCI_INSECURE_REGISTRIES) lists the exact
+    `host[:port]`s pulled over plain HTTP. `timeout` applies to each connect/read/write;
+    transient failures are retried `attempts` times in all with exponential backoff via `sleep`.
+    Raises FetchError (over the cap, HTTP errors, digest/format problems), NotFound (missing
+    local file) or InvalidArgument (a malformed insecure-registry entry). The returned path
+    is owned by the caller; on any failure nothing is left in `dest_dir`.
+    """
+    scheme = scheme_of(uri)
+    if scheme == "file":
+        from greentic.fetch._file import fetch_file
+
+        return fetch_file(uri, Path(dest_dir), max_bytes=max_bytes)
+    if scheme in ("http", "https"):
+        from greentic.fetch._http import fetch_http
+
+        return fetch_http(
+            uri,
+            Path(dest_dir),
+            max_bytes=max_bytes,
+            transport=transport,
+            timeout=timeout,
+            attempts=attempts,
+            sleep=sleep,
+        )
+    from greentic.fetch._oci import pull
+
+    if insecure_registries is None:
+        insecure = parse_insecure(os.environ.get(INSECURE_VAR))
+    else:
+        insecure = frozenset(check_insecure_entry(e) for e in insecure_registries)
+    return pull(
+        parse_oci(uri),
+        Path(dest_dir),
+        max_bytes=max_bytes,
+        insecure=insecure,
+        transport=transport,
+        timeout=timeout,
+        attempts=attempts,
+        sleep=sleep,
+    )

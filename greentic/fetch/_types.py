@@ -1,0 +1,26 @@
+"""The result of a fetch, the defaults, and the retryable error the retry loop looks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from greentic.errors import FetchError
+
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # upstream's HTTP body limit
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_ATTEMPTS = 4
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FetchedBundle:
+    """A bundle on local disk: `path` (inside the caller's dest_dir), `sha256:` digest, size."""
+
+    path: Path
+    digest: str
+    size: int
+
+
+class TransientFetchError(FetchError):
+    """Raised for failures worth retrying: connect errors, timeouts, 5xx/408/429 answers."""

@@ -1,0 +1,40 @@
+"""The compiled form of a flow: frozen dataclasses the engine walks.
+
+Built by `greentic.flow.compile` from a `.ygtc` source; read by `greentic.flow.engine`.
+Node order is the document order (it decides the start node when none is named).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Route:
+    """One routing rule: go `to` a node (None = finish) when `condition` and `status` hold."""
+
+    to: str | None = None
+    condition: Any = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step: an op name, its payload (a template tree) and its routes (empty = finish)."""
+
+    name: str
+    op: str
+    payload: Any
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A compiled flow; `start` is None only for a flow with no nodes (it fails when run)."""
+
+    id: str
+    type: str
+    nodes: Mapping[str, Node]
+    start: str | None

@@ -1,0 +1,309 @@
+"""The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
+
+Pipeline, in order: probes (`/livez /readyz /healthz /health` → `ok`, `/status` JSON) on any
+method; `/chat` (GET, when the GUI is on and the peer is loopback on a trusted listener; else
+it falls through to routing); `/workers/invoke` (POST, trusted loopback only); then the route
+binding (404), the 1 MiB body cap (413), the revision pick, POST only (405), and the flow run.
+Responses are starlette `Response`s; the request handling is one catch-all coroutine, which
+keeps the per-request cost close to bare uvicorn. Built by `process`; tested through
+`httpx.ASGITransport` (its peer is 127.0.0.1; pass `client=` to test a remote one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import Response
+
+from greentic.flow import engine
+from greentic.worker import ingress, invoke, routing
+from greentic.worker.activation import Activation, ActiveRevision
+from greentic.worker.listeners import Listener, is_loopback
+from greentic.worker.logs import LogSink, NullLog, timestamp
+from greentic.worker.state import StateStore
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 1024 * 1024
+PROBES = frozenset({"/livez", "/readyz", "/healthz", "/health"})
+WANTED_HEADERS = frozenset(
+    {
+        b"host",
+        b"content-length",
+        b"x-greentic-user",
+        b"x-greentic-session",
+        b"x-greentic-messaging-endpoint-id",
+    }
+)
+CONSOLE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+NOT_BOUND = "no deployment is bound to this host and path"
+TOO_LARGE = "request body exceeds the size limit"
+POST_ONLY = "only POST is supported for the generic revision ingress"
+CONSOLE_GET_ONLY = "the webchat console is served over GET"
+INVOKE_POST_ONLY = "worker invoke requires POST"
+INVOKE_LOOPBACK_ONLY = "worker invoke is restricted to loopback callers"
+INVOKE_NO_DEPLOYMENT = "no active deployment resolves for the requested tenant"
+NOT_JSON = "request body must be JSON"
+DISPATCH_FAILED = "revision dispatch failed"
+FLOW_FAILED = "flow execution failed"
+
+
+@dataclass
+class Runtime:
+    """What every listener's app shares: the active table, state, log and `/status` facts."""
+
+    env_id: str
+    activation: Activation
+    gui_enabled: bool = False
+    listen_addr: str = ""
+    log: LogSink = field(default_factory=NullLog)
+    states: StateStore = field(default_factory=StateStore)
+    rand_below: Callable[[int], int] = random.randrange
+
+    def status(self) -> dict[str, Any]:
+        """The `greentic.status.v1` document."""
+        a = self.activation
+        return {
+            "schema": "greentic.status.v1",
+            "env_id": self.env_id,
+            "listen_addr": self.listen_addr,
+            "bundles_active": a.bundles_active,
+            "deployments_routed": a.deployments_routed,
+            "revisions_active": a.revisions_active,
+        }
+
+
+class BodyTooLarge(Exception):
+    """Raised while reading a body that goes over MAX_BODY_BYTES."""
+
+
+class ClientGone(Exception):
+    """Raised when the client disconnects before its body was read."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One dispatched run: where it goes and what it carries."""
+
+    revision: ActiveRevision
+    entry: dict[str, Any]
+    session: str | None
+    tenant: str
+
+
+def text(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, headers=headers, media_type="text/plain")
+
+
+def json_response(doc: Any, status: int = 200) -> Response:
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def chat_page() -> bytes:
+    """The webchat console page (read once from the package)."""
+    global _CHAT_PAGE
+    if _CHAT_PAGE is None:
+        from importlib.resources import files
+
+        _CHAT_PAGE = files("greentic.worker").joinpath("static/chat.html").read_bytes()
+    return _CHAT_PAGE
+
+
+_CHAT_PAGE: bytes | None = None
+
+
+def headers_of(scope: Scope) -> dict[str, str]:
+    """The request headers the pipeline reads, lowercased names, latin-1 values."""
+    out: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name in WANTED_HEADERS:
+            out[name.decode("latin-1")] = value.decode("latin-1")
+    return out
+
+
+async def read_body(receive: Receive, declared: str | None) -> bytes:
+    """The whole body, refusing more than MAX_BODY_BYTES (declared or actually sent)."""
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def parse_json_body(body: bytes) -> Any:
+    """An empty body is null; anything else must be JSON (ValueError otherwise)."""
+    return json.loads(body) if body.strip() else None
+
+
+class WorkerApp:
+    """The ASGI app of one listener. Example: `WorkerApp(runtime, Listener(addr))`."""
+
+    def __init__(self, runtime: Runtime, listener: Listener) -> None:
+        self.runtime = runtime
+        self.listener = listener
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        try:
+            response = await self.handle(scope, receive)
+        except ClientGone:
+            return
+        await response(scope, receive, send)
+
+    def trusted(self, scope: Scope) -> bool:
+        """Loopback peer on a listener that trusts its console callers."""
+        client = scope.get("client")
+        return self.listener.trusted_console and is_loopback(client[0] if client else None)
+
+    async def handle(self, scope: Scope, receive: Receive) -> Response:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path in PROBES:
+            return text(200, "ok")
+        if path == "/status":
+            return json_response(self.runtime.status())
+        if path == "/chat" and self.runtime.gui_enabled and self.trusted(scope):
+            if method not in ("GET", "HEAD"):
+                return text(405, CONSOLE_GET_ONLY, {"Allow": "GET"})
+            return Response(
+                chat_page(), headers=CONSOLE_HEADERS, media_type="text/html; charset=utf-8"
+            )
+        headers = headers_of(scope)
+        if path == "/workers/invoke":
+            if method != "POST":
+                return text(405, INVOKE_POST_ONLY, {"Allow": "POST"})
+            if not self.trusted(scope):
+                return text(403, INVOKE_LOOPBACK_ONLY)
+            return await self.invoke(receive, headers)
+        route = routing.resolve(self.runtime.activation.routes, headers.get("host"), path)
+        if route is None:
+            return text(404, NOT_BOUND)
+        try:
+            body = await read_body(receive, headers.get("content-length"))
+        except BodyTooLarge:
+            return text(413, TOO_LARGE)
+        if method != "POST":
+            return text(405, POST_ONLY, {"Allow": "POST"})
+        try:
+            doc = parse_json_body(body)
+        except ValueError:
+            return text(400, NOT_JSON)
+        act = ingress.activity(doc)
+        who = ingress.caller(headers, doc, trusted=self.trusted(scope))
+        run = self.dispatch(route, act, who)
+        if run is None:
+            return text(500, DISPATCH_FAILED)
+        items = self.execute(run)
+        if items is None:
+            return text(500, FLOW_FAILED)
+        return json_response(ingress.replies(items, run.tenant))
+
+    def dispatch(
+        self, route: routing.Route, act: ingress.Activity, who: ingress.Caller
+    ) -> Run | None:
+        """Pick the revision and build the flow input; None when nothing carries weight."""
+        activation = self.runtime.activation
+        deployment = activation.deployment(route.deployment_id)
+        revision_id = routing.pick(
+            deployment.weights,
+            session_key=ingress.pin_key(route, who),
+            rand_below=self.runtime.rand_below,
+        )
+        if revision_id is None:
+            self.runtime.log.write(
+                "error", f"revision dispatch for deployment {route.deployment_id} failed"
+            )
+            return None
+        session = ingress.session_id(act, who, route)
+        entry = ingress.flow_input(
+            act,
+            who,
+            route,
+            env_id=self.runtime.env_id,
+            session=session,
+            message_id=os.urandom(8).hex(),
+        )
+        revision = deployment.revision(revision_id)
+        return Run(revision, entry, session, route.tenant)
+
+    def execute(self, run: Run) -> list[Any] | None:
+        """Run the flow: its reply items, the failure reply when sessioned, else None (→ 500)."""
+        rev = run.revision
+        state = self.runtime.states.scope((rev.revision_id, run.tenant, run.session or ""))
+        try:
+            outcome = rev.run(run.entry, state=state)
+        except engine.FlowFailed as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug in a flow op must not take the worker down
+            error = f"internal error: {exc}"
+            self.runtime.log.write("error", traceback.format_exc())
+        else:
+            for item in outcome.logs:
+                self.runtime.log.write("info", f"flow log ({rev.revision_id}): {item}")
+            return ingress.reply_items(outcome.output)
+        self.runtime.log.write(
+            "error",
+            f"revision execution failed for deployment {rev.deployment_id} "
+            f"revision {rev.revision_id}: {error}",
+        )
+        if run.session is None:
+            return None
+        return [ingress.failure_payload(error, rev.entry_flow or "")]
+
+    async def invoke(self, receive: Receive, headers: dict[str, str]) -> Response:
+        """POST /workers/invoke from a trusted loopback caller."""
+        try:
+            body = await read_body(receive, headers.get("content-length"))
+        except BodyTooLarge:
+            return text(413, TOO_LARGE)
+        try:
+            req = invoke.parse(body)
+        except invoke.BadInvoke as exc:
+            return text(400, f"invalid HostWorkerRequest body: {exc}")
+        route = routing.resolve_worker(self.runtime.activation.routes, req.tenant_id)
+        if route is None:
+            return text(404, INVOKE_NO_DEPLOYMENT)
+        payload = invoke.normalize_payload(req.payload)
+        act = ingress.activity(payload)
+        who = ingress.Caller(user=req.user_id, session=req.session_id)
+        run = self.dispatch(route, act, who)
+        if run is None:
+            return text(500, DISPATCH_FAILED)
+        items = self.execute(run)
+        if items is None:
+            return text(500, FLOW_FAILED)
+        doc = invoke.response(
+            req,
+            worker_id=route.bundle_id,
+            items=items,
+            timestamp_utc=timestamp(),
+        )
+        return json_response(doc)

@@ -1,0 +1,181 @@
+"""The boot seam: env store → (pull when runtime-config is empty) → activation (SPEC §7 1-5).
+
+1. environment.json must exist and validate (a clear error names the path otherwise);
+2. when runtime-config has no revisions, every ROUTED revision (weight > 0) that carries a
+   `bundle_source_uri` is fetched to a temp dir and materialized (digest-gated by
+   `greentic.bundle.materialize`), in `environment.revisions` order;
+3. any pull failure fails closed: runtime-config.json is deleted (the next boot pulls again),
+   earlier revisions are left as materialize left them, and the error propagates;
+4. runtime-config is re-loaded and each routed revision's packs are loaded and activated.
+Called by `greentic.worker.process`; fetch/materialize are injectable for unit tests.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from greentic.errors import FetchError, GreenticError, NotFound, SpecError
+from greentic.spec.environment import Environment, Revision
+from greentic.spec.runtime_config import RuntimeConfig
+from greentic.store.envstore import Store
+from greentic.worker import activation
+from greentic.worker.logs import LogSink
+
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+
+
+class FetchFn(Protocol):
+    """`greentic.fetch.fetch`: download `uri` into `dest_dir`, returning a FetchedBundle."""
+
+    def __call__(self, uri: str, dest_dir: Path, *, max_bytes: int) -> Any: ...
+
+
+class MaterializeFn(Protocol):
+    """`greentic.bundle.materialize.materialize_revision`: gate, unpack, rewrite runtime-config."""
+
+    def __call__(self, store: Store, env_id: str, revision_id: str, fetched: Any) -> Any: ...
+
+
+class LoadPacksFn(Protocol):
+    """`greentic.bundle.reader.load_revision_packs`: the verified packs of a revision dir."""
+
+    def __call__(self, rev_dir: Path) -> Sequence[activation.PackLike]: ...
+
+
+@dataclass(frozen=True)
+class Booted:
+    """The outcome of a boot: the env, the active table and how many revisions were pulled."""
+
+    env: Environment
+    activation: activation.Activation
+    pulled: int = 0
+
+
+def check_present(store: Store, env_id: str) -> Path:
+    """The env's environment.json path, or a NotFound that says what is missing and the fix."""
+    paths = store.paths(env_id)
+    if not paths.dir.is_dir():
+        raise NotFound(
+            f"no environment `{env_id}` in the store at {store.root} (no directory {paths.dir})",
+            hint=f"author it first (`gtc op env create {env_id}`), or point --store-root / "
+            "GREENTIC_STORE_ROOT at the store that holds it",
+        )
+    if not paths.environment.is_file():
+        raise NotFound(
+            f"{paths.environment} is missing: the worker boots from the env's environment.json",
+            hint="copy the env's environment.json there (a pod gets it from the gtc-env-store "
+            "ConfigMap)",
+        )
+    return paths.environment
+
+
+def pull_plan(env: Environment) -> list[Revision]:
+    """Routed revisions (weight > 0) with a bundle_source_uri, in environment.revisions order."""
+    routed = {rev.revision_id for rev, _ in env.routed_revisions()}
+    return [r for r in env.revisions if r.revision_id in routed and r.bundle_source_uri]
+
+
+def pull(
+    store: Store,
+    env: Environment,
+    log: LogSink,
+    *,
+    fetch: FetchFn | None = None,
+    materialize: MaterializeFn | None = None,
+) -> int:
+    """Fetch + materialize every revision of the pull plan; fail closed on the first error."""
+    plan = pull_plan(env)
+    if not plan:
+        return 0
+    if fetch is None:
+        from greentic.fetch import fetch as fetch_bundle
+
+        fetch = fetch_bundle
+    from greentic.bundle import materialize as materializer
+
+    if materialize is None:
+        materialize = materializer.materialize_revision
+    env_id = env.environment_id
+    try:
+        for rev in plan:
+            uri = rev.bundle_source_uri or ""
+            log.write("info", f"pulling bundle `{uri}` for revision `{rev.revision_id}`")
+            with tempfile.TemporaryDirectory(prefix="greentic-start-pull-") as tmp:
+                try:
+                    fetched = fetch(uri, Path(tmp), max_bytes=MAX_BUNDLE_BYTES)
+                except OSError as exc:
+                    raise FetchError(
+                        f"fetching bundle `{uri}` for revision `{rev.revision_id}`: "
+                        f"{exc.strerror or exc}"
+                    ) from None
+                materialize(store, env_id, rev.revision_id, fetched)
+            log.write("info", f"materialized revision `{rev.revision_id}` from `{uri}`")
+    except (GreenticError, OSError) as exc:
+        log.write("error", f"boot pull failed, refusing to serve: {exc}")
+        if materializer.delete_runtime_config(store, env_id):
+            log.write("info", "deleted runtime-config.json so the next boot pulls again")
+        raise
+    log.write(
+        "info", f"materialized {len(plan)} revision(s) from bundle sources for env `{env_id}`"
+    )
+    return len(plan)
+
+
+def load_packs(
+    store: Store,
+    rc: RuntimeConfig | None,
+    *,
+    load: LoadPacksFn | None = None,
+) -> dict[str, Sequence[activation.PackLike]]:
+    """The packs of every routed revision, after checking its pack-list refs resolve."""
+    blocks = activation.routed_blocks(rc)
+    if not blocks:
+        return {}
+    if load is None:
+        from greentic.bundle.reader import load_revision_packs
+
+        load = load_revision_packs
+    paths = store.paths(rc.env_id if rc else "")
+    out: dict[str, Sequence[activation.PackLike]] = {}
+    for block in blocks:
+        if block.revision_id in out:
+            continue
+        for ref in block.pack_list_refs:
+            if not (paths.dir / ref).is_file():
+                raise SpecError(
+                    f"runtime-config revision `{block.revision_id}`: pack list `{ref}` does not "
+                    f"resolve to a file under {paths.dir}",
+                    hint="materialize the revision (`gtc op revisions stage …`) or give it a "
+                    "bundle_source_uri so the worker pulls it at boot",
+                )
+        out[block.revision_id] = load(paths.revision_dir(block.revision_id))
+    return out
+
+
+def boot(
+    store: Store,
+    env_id: str,
+    log: LogSink,
+    *,
+    fetch: FetchFn | None = None,
+    materialize: MaterializeFn | None = None,
+    load: LoadPacksFn | None = None,
+) -> Booted:
+    """Steps 1-4 of the module docstring; raises a GreenticError a user can act on."""
+    check_present(store, env_id)
+    env = store.load(env_id)
+    log.write("info", f"loaded environment `{env_id}` from {store.paths(env_id).environment}")
+    rc = store.load_runtime_config(env_id)
+    pulled = 0
+    if rc is None or not rc.revisions:
+        pulled = pull(store, env, log, fetch=fetch, materialize=materialize)
+        if pulled:
+            env = store.load(env_id)
+            rc = store.load_runtime_config(env_id)
+    packs: Mapping[str, Sequence[activation.PackLike]] = load_packs(store, rc, load=load)
+    active = activation.activate(env, rc, packs)
+    return Booted(env=env, activation=active, pulled=pulled)

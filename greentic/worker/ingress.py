@@ -1,0 +1,146 @@
+"""What a generic POST means to a flow, and what the flow's outcome means to HTTP (SPEC §5).
+
+Activity: a JSON body with a string `text` is a message; any other body (or none) is a custom
+`http.request` activity whose payload is the body. Identity (`x-greentic-user` / body `user`,
+`x-greentic-session` / body `session`, `x-greentic-messaging-endpoint-id`) is honoured only
+from loopback-trusted callers (reference worker §4.2 step 8).
+
+Sessioned: a request is sessioned when a trusted caller names a session, or when it is a
+message, for which the host derives the session id `tenant:http:default:default:<user>` as
+upstream canonicalises messaging activities. A failing flow then answers 200 with the
+`flow_execution_failed` reply (SPEC §5); a custom activity without a session answers 500
+`flow execution failed`. So `curl -d '{"text":"hi"}'` gets the 200 failure reply of seeds/001,
+and a bare `{}` or empty POST gets the 500. Pure; called by the app.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from greentic.worker.routing import Route
+
+FAILURE_TEXT = "Sorry — something went wrong while handling that. Please try again."
+ENDPOINT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+RESPONSE_KIND = {"kind": "custom", "action": "response"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asserts to be calling: user, session hint, messaging endpoint (trusted peers only)."""
+
+    user: str | None = None
+    session: str | None = None
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """An inbound activity: `message` (with text) or `http.request` (payload = the body)."""
+
+    kind: str
+    text: str | None
+    payload: Any
+
+
+def _field(body: Any, key: str) -> str | None:
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def caller(headers: Mapping[str, str], body: Any, *, trusted: bool) -> Caller:
+    """The identity a request asserts; empty for untrusted peers."""
+    if not trusted:
+        return Caller()
+    endpoint = headers.get("x-greentic-messaging-endpoint-id")
+    return Caller(
+        user=headers.get("x-greentic-user") or _field(body, "user"),
+        session=headers.get("x-greentic-session") or _field(body, "session"),
+        endpoint=endpoint if endpoint and ENDPOINT_RE.match(endpoint) else None,
+    )
+
+
+def activity(body: Any) -> Activity:
+    """Message when the body has a string `text`, else a custom `http.request`."""
+    text = body.get("text") if isinstance(body, dict) else None
+    if isinstance(text, str):
+        return Activity(kind="message", text=text, payload={"text": text})
+    return Activity(kind="http.request", text=None, payload=body)
+
+
+def session_id(act: Activity, who: Caller, route: Route) -> str | None:
+    """The run's session id: the caller's hint, else derived for a message, else None."""
+    if who.session:
+        return who.session
+    if act.kind == "message":
+        return f"{route.tenant}:http:default:default:{who.user or 'anonymous'}"
+    return None
+
+
+def pin_key(route: Route, who: Caller) -> str | None:
+    """The sticky-pin key of a caller: (deployment, tenant, session hint or user), if any."""
+    hint = who.session or who.user
+    return f"{route.deployment_id}\0{route.tenant}\0{hint}" if hint else None
+
+
+def flow_input(
+    act: Activity,
+    who: Caller,
+    route: Route,
+    *,
+    env_id: str,
+    session: str | None,
+    message_id: str,
+) -> dict[str, Any]:
+    """`{"input": envelope, "tenant", "team", "text"}`: `{{in.input.text}}` and `{{entry.text}}`."""
+    tenant_ctx: dict[str, Any] = {
+        "env": env_id,
+        "tenant": route.tenant,
+        "tenant_id": route.tenant,
+        "team": route.team,
+        "team_id": route.team,
+        "attempt": 0,
+    }
+    if who.user:
+        tenant_ctx["user"] = tenant_ctx["user_id"] = who.user
+    if session:
+        tenant_ctx["session_id"] = session
+    envelope: dict[str, Any] = {
+        "id": message_id,
+        "tenant": tenant_ctx,
+        "channel": "http",
+        "session_id": session,
+        "from": {"id": who.user} if who.user else None,
+        "text": act.text,
+        "payload": act.payload,
+        "metadata": {"messaging_endpoint_id": who.endpoint} if who.endpoint else {},
+    }
+    return {"input": envelope, "tenant": route.tenant, "team": route.team, "text": act.text}
+
+
+def reply_items(output: Any) -> list[Any]:
+    """A flow's output as reply items: a list item by item, a single value alone, null none."""
+    if output is None:
+        return []
+    if isinstance(output, list):
+        return [item for item in output if item is not None]
+    return [output]
+
+
+def replies(items: list[Any], tenant: str) -> list[dict[str, Any]]:
+    """The reply list: one `{"kind":{custom,response},"tenant","payload"}` per item."""
+    return [{"kind": RESPONSE_KIND, "tenant": tenant, "payload": item} for item in items]
+
+
+def failure_payload(error: str, flow_id: str) -> dict[str, Any]:
+    """The reply payload of a failed flow on a sessioned message (SPEC §5)."""
+    return {
+        "text": FAILURE_TEXT,
+        "metadata": {
+            "error_kind": "flow_execution_failed",
+            "error_message": error,
+            "flow_id": flow_id,
+        },
+    }

@@ -1,0 +1,160 @@
+"""One worker process, start to finish: boot → bind → pid file → banner → serve → exit 0.
+
+`start` is what `greentic-start start --env <id>` runs; `stop` is `greentic-start stop`
+(SIGTERM to the pid in the env's pid file, then a short wait). Banners are SPEC §7's, printed
+on stdout and flushed at once (harnesses wait for them), and written to `logs/system.log`.
+Failures raise the GreenticError the CLI prints; nothing here exits the process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+from greentic.errors import Conflict, GreenticError, IoError, NotYetImplemented
+from greentic.store.envstore import Store
+from greentic.worker import boot, listeners, pidfile
+from greentic.worker.activation import Activation
+from greentic.worker.listeners import Address
+from greentic.worker.logs import LogSink, SystemLog
+
+STOP_WAIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """The `start` command's inputs."""
+
+    env_id: str
+    store_root: str | None = None
+    cloudflared: bool = False
+    cloudflared_binary: str | None = None
+
+
+def banner(activation: Activation, env_id: str, address: Address) -> str:
+    """The boot banner, exactly as SPEC §7 words it."""
+    host = f"[{address.ip}]" if ":" in address.ip else address.ip
+    where = f"http://{host}:{address.port}"
+    if activation.revisions_active == 0:
+        return (
+            f"no bundles attached to env `{env_id}` — serving probes only on {where} "
+            "(attach a bundle with `gtc op bundles add`)"
+        )
+    return (
+        f"serving {activation.revisions_active} revision(s) for env `{env_id}` across "
+        f"{activation.deployments_routed} deployment(s) on {where}"
+    )
+
+
+def say(text: str, log: LogSink, out: TextIO) -> None:
+    """One operator line: stdout (flushed) and the system log."""
+    print(text, file=out, flush=True)
+    log.write("info", text)
+
+
+def start(
+    opts: StartOptions,
+    *,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the worker until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+    environ = os.environ if environ is None else environ
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    if opts.cloudflared:
+        raise NotYetImplemented(
+            "`--cloudflared on` (a public tunnel in front of the worker) is not implemented yet",
+            hint="run without it (`--cloudflared off`, the default)",
+        )
+    store = Store.at(opts.store_root)
+    env_id = opts.env_id
+    boot.check_present(store, env_id)
+    paths = store.paths(env_id)
+    other = pidfile.running(paths)
+    if other is not None:
+        raise Conflict(
+            f"greentic-start (pid {other.pid}) is already serving env `{env_id}` on {other.url}",
+            hint=f"stop it first: greentic-start stop --env {env_id}",
+        )
+    log = SystemLog(paths.logs / "system.log")
+    try:
+        log.write("info", f"greentic-start {os.getpid()} booting env `{env_id}` from {store.root}")
+        booted = boot.boot(store, env_id, log)
+        address, warnings = listeners.resolve_bind(booted.env.host_config.listen_addr, environ)
+        for warning in warnings:
+            print(f"warning: {warning}", file=err, flush=True)
+            log.write("warn", warning)
+        from greentic.worker import app as worker_app
+        from greentic.worker import server
+
+        sock = server.bind(address, env_id=env_id)
+        bound = Address(address.ip, int(sock.getsockname()[1]))
+        listener = listeners.Listener(bound, trusted_console=True)
+        runtime = worker_app.Runtime(
+            env_id=env_id,
+            activation=booted.activation,
+            gui_enabled=listeners.gui_enabled(booted.env.host_config.gui_enabled, env_id),
+            listen_addr=str(bound),
+            log=log,
+        )
+        pidfile.write(paths, bound.url)
+        try:
+            say(banner(booted.activation, env_id, bound), log, out)
+            if runtime.gui_enabled:
+                say(f"webchat console enabled — open {bound.url}/chat", log, out)
+
+            def on_signal(name: str) -> None:
+                say(f"received {name}; finishing in-flight requests, then exiting", log, out)
+
+            server.serve([(sock, worker_app.WorkerApp(runtime, listener))], on_signal=on_signal)
+        finally:
+            pidfile.remove(paths)
+        log.write("info", f"greentic-start {os.getpid()} stopped")
+        return 0
+    except GreenticError as exc:
+        log.write("error", str(exc))
+        raise
+    finally:
+        log.close()
+
+
+def stop(env_id: str, *, store_root: str | None = None, wait: float = STOP_WAIT_SECONDS) -> str:
+    """SIGTERM the worker serving `env_id` and wait up to `wait` s; returns the report line."""
+    store = Store.at(store_root)
+    paths = store.paths(env_id)
+    record = pidfile.read(paths)
+    if record is None:
+        return f"no greentic-start is serving env `{env_id}` (nothing to stop)"
+    if not pidfile.alive(record):
+        pidfile.path(paths).unlink(missing_ok=True)
+        return (
+            f"no greentic-start is serving env `{env_id}` (removed the stale pid file of "
+            f"pid {record.pid})"
+        )
+    try:
+        os.kill(record.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return f"greentic-start (pid {record.pid}) for env `{env_id}` had already exited"
+    except PermissionError:
+        raise IoError(
+            f"not allowed to signal greentic-start (pid {record.pid}) serving env `{env_id}`",
+            hint="run the stop as the user that started the worker",
+        ) from None
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not pidfile.alive(record):
+            return (
+                f"stopped greentic-start (pid {record.pid}) serving env `{env_id}` on {record.url}"
+            )
+        time.sleep(0.02)
+    return (
+        f"sent SIGTERM to greentic-start (pid {record.pid}) serving env `{env_id}`; it is still "
+        "finishing in-flight requests"
+    )

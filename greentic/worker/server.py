@@ -1,0 +1,155 @@
+"""Bind the listeners and serve the ASGI apps with uvicorn until SIGTERM/SIGINT (SPEC §7).
+
+We bind the sockets ourselves, before the banner, so a port in use is one clear error naming
+the address (with a free port to suggest) and `PORT=0` reports the port the OS picked. On
+SIGTERM or SIGINT uvicorn stops accepting, lets in-flight requests finish (up to
+GRACE_SECONDS) and returns, so the process exits 0; a second SIGINT forces the exit. Several
+listeners share one loop; each has its own app (its own console-trust flag), picked by the
+local port. Called by `greentic.worker.process`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from greentic.errors import Conflict, IoError
+from greentic.worker.listeners import Address
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from greentic.worker.app import Receive, Scope, Send, WorkerApp
+
+GRACE_SECONDS = 10
+BACKLOG = 2048
+HANDLED = (signal.SIGTERM, signal.SIGINT)
+
+
+def _try_bind(address: Address) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address.ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address.ip, address.port))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def free_port_near(address: Address, span: int = 10) -> int | None:
+    """A port in (port, port+span] that binds right now, to suggest in an error."""
+    for port in range(address.port + 1, min(address.port + span, 65535) + 1):
+        try:
+            _try_bind(Address(address.ip, port)).close()
+        except OSError:
+            continue
+        return port
+    return None
+
+
+def bind(address: Address, *, env_id: str) -> socket.socket:
+    """A listening, non-blocking socket on `address`; a user-fixable failure is one clear error."""
+    try:
+        return _try_bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            port = free_port_near(address) if address.port else None
+            suggestion = f"PORT={port}" if port else "PORT=<another port>"
+            raise Conflict(
+                f"cannot listen on {address}: the address is already in use",
+                hint=f"stop whatever holds it, or pick another port: "
+                f"{suggestion} greentic-start start --env {env_id}",
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise IoError(
+                f"cannot listen on {address}: {address.ip} is not an address of this machine",
+                hint="set GREENTIC_GATEWAY_LISTEN_ADDR to a local IP (127.0.0.1 or 0.0.0.0)",
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise IoError(
+                f"cannot listen on {address}: permission denied (ports below 1024 need privileges)",
+                hint=f"use a higher port: PORT=8080 greentic-start start --env {env_id}",
+            ) from None
+        raise IoError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+
+
+class PortDispatch:
+    """One ASGI app per local port, for a process with several listeners."""
+
+    def __init__(self, apps: dict[int, WorkerApp]) -> None:
+        self.apps = apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        app = self.apps.get(server[1]) if server else None
+        if app is None:  # a listener we did not bind: never serve it anything
+            return
+        await app(scope, receive, send)
+
+
+def _make_server(config: uvicorn.Config, on_signal: Callable[[str], None]) -> uvicorn.Server:
+    import uvicorn
+
+    class WorkerServer(uvicorn.Server):
+        """uvicorn's server with our signal handling: a signal means exit 0, not re-raise."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            loop = asyncio.get_running_loop()
+            for sig in HANDLED:
+                loop.add_signal_handler(sig, self._signalled, sig)
+            try:
+                yield
+            finally:
+                for sig in HANDLED:
+                    loop.remove_signal_handler(sig)
+
+        def _signalled(self, sig: signal.Signals) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+            on_signal(sig.name)
+
+    return WorkerServer(config)
+
+
+def serve(
+    bound: Sequence[tuple[socket.socket, WorkerApp]],
+    *,
+    on_signal: Callable[[str], None] = lambda _name: None,
+) -> None:
+    """Serve until a signal; returns after a graceful shutdown."""
+    import uvicorn
+
+    app: Any = (
+        bound[0][1]
+        if len(bound) == 1
+        else PortDispatch({sock.getsockname()[1]: a for sock, a in bound})
+    )
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        http="h11",
+        ws="none",
+        loop="asyncio",
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    server = _make_server(config, on_signal)
+    asyncio.run(server.serve(sockets=[sock for sock, _ in bound]))

@@ -1,0 +1,115 @@
+"""Run one scenario module on one track: build its context, call `run(ctx)`, always clean up.
+
+The one entry both `demo.py` and pytest use, so a scenario is the same code everywhere.
+Whatever happens, `artifacts/<run-id>/result.json` is written, the run's resources are closed
+(unless `keep`), leftovers are swept by run id, and a failure becomes a `ScenarioResult` with
+`ok=False` and a one-paragraph error rather than a traceback (that goes to the artifacts).
+"""
+
+from __future__ import annotations
+
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol
+
+from greentic.errors import GreenticError
+from harness import reap
+from harness.artifacts import Artifacts, default_root
+from harness.context import (
+    REPO_ROOT,
+    QuietReporter,
+    Reporter,
+    ScenarioContext,
+    ScenarioResult,
+    new_run_id,
+)
+from harness.errors import HarnessError
+
+
+class Scenario(Protocol):
+    """What a `scenarios/<name>.py` module provides."""
+
+    TRACKS: tuple[str, ...]
+
+    def run(self, ctx: ScenarioContext) -> ScenarioResult: ...
+
+
+def scenario_name(module: ModuleType) -> str:
+    """`scenarios.host_pull` → `host-pull` (the demo verb and the result name)."""
+    return module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def variants_of(module: ModuleType) -> tuple[str | None, ...]:
+    """The module's VARIANTS (e.g. ("http", "oci")), or (None,) when it has none."""
+    variants: tuple[str, ...] = getattr(module, "VARIANTS", ())
+    return variants or (None,)
+
+
+def message_of(exc: BaseException) -> str:
+    """The exception's text plus any notes attached on the way up (logs, hints)."""
+    return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
+
+
+def execute(
+    module: ModuleType,
+    *,
+    track: str,
+    variant: str | None = None,
+    artifacts_root: Path | None = None,
+    keep: bool = False,
+    reporter: Reporter | None = None,
+) -> ScenarioResult:
+    """Run `module.run(ctx)` once; never raises for a scenario failure (see `result.ok`)."""
+    name = scenario_name(module)
+    tracks: tuple[str, ...] = getattr(module, "TRACKS", ())
+    if track not in tracks:
+        raise HarnessError(
+            f"scenario `{name}` does not run on the `{track}` track (it runs on: "
+            f"{', '.join(tracks) or 'none'})\nHint: pass --track {tracks[0] if tracks else 'host'}"
+        )
+    if variant not in variants_of(module):
+        raise HarnessError(
+            f"scenario `{name}` has no variant `{variant}` (it has: "
+            f"{', '.join(v for v in variants_of(module) if v) or 'none'})"
+        )
+    run_id = new_run_id(name, track, variant)
+    artifacts = Artifacts((artifacts_root or default_root(REPO_ROOT)).resolve() / run_id)
+    artifacts.dir.mkdir(parents=True, exist_ok=True)
+    work_dir = artifacts.dir / "work"
+    (work_dir / "store").mkdir(parents=True)
+    ctx = ScenarioContext(
+        name=name,
+        track=track,
+        variant=variant,
+        run_id=run_id,
+        artifacts=artifacts,
+        work_dir=work_dir,
+        store_root=work_dir / "store",
+        keep=keep,
+        stack=ExitStack(),
+        reporter=reporter or QuietReporter(),
+    )
+    result: ScenarioResult | None = None
+    error: str | None = None
+    try:
+        with ctx.stack:
+            result = module.run(ctx)
+    except (HarnessError, GreenticError) as exc:
+        error = message_of(exc)
+    except Exception as exc:
+        artifacts.write_text("traceback.txt", traceback.format_exc())
+        error = (
+            f"unexpected {type(exc).__name__}: {message_of(exc)} "
+            f"(traceback in {artifacts.dir / 'traceback.txt'})"
+        )
+    finally:
+        if not keep:
+            swept = reap.reap(run_id)
+            if swept:
+                artifacts.write_json("reaped.json", swept)
+    if result is None or error is not None:
+        result = ctx.result(error=error)
+    artifacts.write_json("result.json", result.to_json())
+    return result

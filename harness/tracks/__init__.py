@@ -1,0 +1,117 @@
+"""The part of a scenario that differs by track: where the worker runs and how it is reached.
+
+A `WorkerBackend` serves bundles (distributor, registry), says which URI a worker pulls them
+from (loopback on host; in-network aliases on docker/kind), and starts workers from the
+authored store as a pod would receive it. `TRACKS` maps a track name to its backend, imported
+lazily; the docker and kind tracks add a row here. Used by `ScenarioContext.backend`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.context import ScenarioContext
+    from harness.distributor import Distributor
+    from harness.registry import Registry
+
+    BundleSource = Distributor | Registry
+
+# track → "module:Class" of its backend (imported only when a run uses that track)
+TRACKS: dict[str, str] = {
+    "host": "harness.tracks.host:HostBackend",
+}
+
+
+class UnknownTrack(HarnessError):
+    """Raised when a scenario is run on a track nobody has implemented."""
+
+
+class RunningWorker(Protocol):
+    """A started worker, wherever it runs. Every check goes through these methods."""
+
+    @property
+    def base_url(self) -> str:
+        """`http://host:port` where this process can reach the worker's main listener."""
+        ...
+
+    def exit_code(self) -> int | None: ...
+
+    def stdout(self) -> str: ...
+
+    def stderr(self) -> str: ...
+
+    def logs(self) -> str:
+        """stdout then stderr, for diagnostics."""
+        ...
+
+    def wait_banner(self, regex: str, deadline_s: float) -> re.Match[str]:
+        """The first stdout line matching `regex`; fails fast if the worker exits first."""
+        ...
+
+    def wait_exited(self, deadline_s: float) -> int:
+        """The exit code, once the worker exits on its own (boot refused to serve)."""
+        ...
+
+    def env_file(self, rel: str) -> bytes | None:
+        """The bytes of `<env dir>/<rel>` in the worker's own store, or None when absent."""
+        ...
+
+    def stop(self) -> int | None:
+        """Stop it (SIGTERM or pod delete); its exit code when known."""
+        ...
+
+
+class WorkerBackend(Protocol):
+    """Where workers run on one track."""
+
+    track: str
+
+    def serve_bundles(self, ctx: ScenarioContext, directory: Path) -> Distributor:
+        """An HTTP distributor serving `directory`, closed with the run."""
+        ...
+
+    def registry(self, ctx: ScenarioContext) -> Registry:
+        """A local OCI registry, closed with the run."""
+        ...
+
+    def authority_for(self, source: BundleSource) -> str:
+        """`host:port` of `source` as the worker sees it (also the insecure-registry entry)."""
+        ...
+
+    def bundle_uri_for(self, source: BundleSource, name: str) -> str:
+        """The `bundle_source_uri` a worker pulls `name` from (path, or `repo:tag` for OCI)."""
+        ...
+
+    def start(
+        self,
+        ctx: ScenarioContext,
+        env_id: str,
+        *,
+        pod: str = "worker",
+        env: dict[str, str] | None = None,
+        expect_exit: bool = False,
+    ) -> RunningWorker:
+        """Boot `start --env <env_id>` from the authored store as a pod receives it: only
+        environment.json is delivered; `pod` names the worker's own store (a second start of
+        the same pod keeps what the first one materialized, like a container restart)."""
+        ...
+
+
+def backend_for(track: str) -> WorkerBackend:
+    """The backend of `track`, imported on first use."""
+    try:
+        target = TRACKS[track]
+    except KeyError:
+        raise UnknownTrack(
+            f"no `{track}` track here (known: {', '.join(sorted(TRACKS))})"
+            "\nHint: pick one with --track"
+        ) from None
+    module_name, _, class_name = target.partition(":")
+    backend: WorkerBackend = getattr(importlib.import_module(module_name), class_name)()
+    return backend

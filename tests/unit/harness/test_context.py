@@ -1,0 +1,142 @@
+"""ScenarioContext checks, artifacts on pass and fail, run ids, and the runner's contract."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from harness import reap
+from harness.artifacts import Artifacts
+from harness.context import Check, CheckFailed, ScenarioContext, ScenarioResult, new_run_id
+from harness.errors import HarnessError
+from harness.process import RUN_ID_ENV, ManagedProcess, pid_alive
+from harness.runner import execute, scenario_name, variants_of
+
+
+def make_ctx(tmp_path: Path) -> ScenarioContext:
+    return ScenarioContext(
+        name="demo",
+        track="host",
+        variant=None,
+        run_id="demo-host-1",
+        artifacts=Artifacts(tmp_path / "a"),
+        work_dir=tmp_path / "w",
+        store_root=tmp_path / "w" / "store",
+        keep=False,
+        stack=ExitStack(),
+    )
+
+
+def test_run_ids_are_unique_and_readable() -> None:
+    ids = {new_run_id("host-pull", "host", "http") for _ in range(50)}
+    assert len(ids) == 50
+    assert all(i.startswith("host-pull-host-http-") for i in ids)
+
+
+def test_a_passing_check_writes_its_evidence_and_is_recorded(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    ctx.check("status", True, "1/1/1", evidence={"status.json": {"a": 1}, "log.txt": "x"})
+    assert json.loads((tmp_path / "a/evidence/status.json").read_text()) == {"a": 1}
+    assert (tmp_path / "a/evidence/log.txt").read_text() == "x"
+    line = json.loads((tmp_path / "a/checks.jsonl").read_text())
+    assert line == {"name": "status", "ok": True, "detail": "1/1/1"}
+    assert ctx.result().ok
+
+
+def test_a_failing_check_writes_evidence_before_it_raises(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    with pytest.raises(CheckFailed, match="banner: never printed\nHint: read the logs"):
+        ctx.check("banner", False, "never printed", evidence={"out.txt": "o"}, hint="read the logs")
+    assert (tmp_path / "a/evidence/out.txt").read_text() == "o"
+    result = ctx.result()
+    assert not result.ok
+    assert result.checks == [Check("banner", False, "never printed")]
+    assert "✗ banner: never printed" in result.summary()
+
+
+def test_artifact_names_cannot_escape_the_run_dir(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="escapes"):
+        Artifacts(tmp_path / "a").path("../outside.txt")
+
+
+def fake_scenario(name: str, body: types.FunctionType, **attrs: object) -> types.ModuleType:
+    module = types.ModuleType(f"scenarios.{name}")
+    module.TRACKS = ("host",)  # type: ignore[attr-defined]
+    module.run = body  # type: ignore[attr-defined]
+    for key, value in attrs.items():
+        setattr(module, key, value)
+    return module
+
+
+def test_runner_writes_result_json_on_pass(tmp_path: Path) -> None:
+    def run(ctx: ScenarioContext) -> ScenarioResult:
+        ctx.step("act")
+        ctx.check("works", True)
+        ctx.urls["worker"] = "http://x"
+        return ctx.result()
+
+    result = execute(fake_scenario("good_one", run), track="host", artifacts_root=tmp_path)
+    assert result.ok and result.name == "good-one"
+    doc = json.loads((result.artifacts / "result.json").read_text())
+    assert doc["ok"] is True and doc["urls"] == {"worker": "http://x"}
+    assert (result.artifacts / "steps.log").read_text().strip().endswith("act")
+
+
+def test_runner_turns_a_failed_check_into_a_result_and_closes_resources(tmp_path: Path) -> None:
+    closed: list[str] = []
+
+    def run(ctx: ScenarioContext) -> ScenarioResult:
+        ctx.stack.callback(closed.append, "distributor")
+        ctx.check("status", False, "got 0 revisions")
+        return ctx.result()
+
+    result = execute(fake_scenario("bad", run), track="host", artifacts_root=tmp_path)
+    assert not result.ok
+    assert result.error == "status: got 0 revisions"
+    assert closed == ["distributor"]
+    assert json.loads((result.artifacts / "result.json").read_text())["ok"] is False
+
+
+def test_runner_keeps_unexpected_tracebacks_out_of_the_message(tmp_path: Path) -> None:
+    def run(ctx: ScenarioContext) -> ScenarioResult:
+        raise ZeroDivisionError("oops")
+
+    result = execute(fake_scenario("crash", run), track="host", artifacts_root=tmp_path)
+    assert not result.ok
+    assert result.error is not None and "unexpected ZeroDivisionError: oops" in result.error
+    assert "Traceback" in (result.artifacts / "traceback.txt").read_text()
+
+
+def test_runner_refuses_tracks_and_variants_a_scenario_lacks(tmp_path: Path) -> None:
+    module = fake_scenario("v", lambda ctx: ctx.result(), VARIANTS=("http", "oci"))
+    assert variants_of(module) == ("http", "oci")
+    assert scenario_name(module) == "v"
+    with pytest.raises(HarnessError, match="does not run on the `kind` track"):
+        execute(module, track="kind", variant="http", artifacts_root=tmp_path)
+    with pytest.raises(HarnessError, match="no variant `ftp`"):
+        execute(module, track="host", variant="ftp", artifacts_root=tmp_path)
+
+
+def test_runner_reaps_processes_a_scenario_leaked(tmp_path: Path) -> None:
+    leaked: list[int] = []
+
+    def run(ctx: ScenarioContext) -> ScenarioResult:
+        proc = ManagedProcess(
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            env={RUN_ID_ENV: ctx.run_id},
+            logs_dir=ctx.artifacts.dir,
+            name="leak",
+        ).start()
+        leaked.append(proc.pid)
+        assert reap.pids_of_run(ctx.run_id) == [proc.pid]
+        return ctx.result()
+
+    result = execute(fake_scenario("leaky", run), track="host", artifacts_root=tmp_path)
+    assert result.ok
+    assert not pid_alive(leaked[0])
+    assert json.loads((result.artifacts / "reaped.json").read_text()) == [f"process {leaked[0]}"]
