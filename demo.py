@@ -29,7 +29,8 @@ def _ensure_venv() -> None:
 
         import greentic  # noqa: F401
     except ImportError:
-        if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
+        in_venv = Path(sys.prefix).resolve() == VENV_PYTHON.parent.parent.resolve()
+        if VENV_PYTHON.exists() and not in_venv:
             os.execv(
                 str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]]
             )
@@ -100,6 +101,9 @@ def relative(path: Path) -> str:
 
 
 # -- state of the worker host-pull leaves running -----------------------------------------
+HOST_STOP = f"{relative(VENV_PYTHON)} {relative(REPO / 'demo.py')} host-stop"
+
+
 def state_file() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "greentic-demo" / "host-pull.json"
@@ -168,6 +172,11 @@ def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> Scena
     track = opts.track or tracks[0]
     variant = opts.variant or runner.variants_of(module)[0]
     label = f"{track}{'/' + variant if variant else ''}"
+    try:
+        runner.check_runnable(module, track, variant)
+    except HarnessError as exc:
+        print(f"{red('✗')} {cause_and_next(str(exc), None)}")
+        return None
     print(bold(f"{name} [{label}]") + dim(f"  {scenarios.summary(module)}"), flush=True)
     try:
         result = runner.execute(
@@ -207,7 +216,7 @@ def verb_host_pull(opts: Options) -> int:
         write_state(result)
     if not result.ok:
         if result.kept:
-            print(dim("  stop what it left running with: .venv/bin/python demo.py host-stop"))
+            print(dim(f"  stop what it left running with: {HOST_STOP}"))
         return 1
     url = result.urls.get("worker", "http://127.0.0.1:8080")
     pids = ", ".join(str(k.pid) for k in result.kept)
@@ -216,7 +225,7 @@ def verb_host_pull(opts: Options) -> int:
     print(f"  curl -s {url}/status")
     print(f"  curl -s -X POST {url}/ -H 'content-type: application/json' -d '{{\"text\":\"hi\"}}'")
     print(f"  open {url}/chat   (webchat console, loopback only)")
-    print(bold("Stop it with:") + " .venv/bin/python demo.py host-stop")
+    print(bold("Stop it with:") + f" {HOST_STOP}")
     return 0
 
 

@@ -55,7 +55,7 @@ wait_for_background_apt() {
 apt_busy() {
   pgrep -x 'apt-get|apt|dpkg' >/dev/null 2>&1 && return 0
   [ -f "$APT_LOG" ] || return 1
-  [ "$(tail -n 1 "$APT_LOG")" = done ] && return 1
+  [ "$(tail -n 1 "$APT_LOG")" = "done" ] && return 1
   [ $(($(date +%s) - $(stat -c %Y "$APT_LOG"))) -lt 120 ]
 }
 

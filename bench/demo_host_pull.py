@@ -60,6 +60,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENTIC_", "GTC_"))}
         env |= {"XDG_CACHE_HOME": f"{tmp}/cache", "GTC_ARTIFACTS": f"{tmp}/artifacts"}
         env["NO_COLOR"] = "1"
+        env["GTC_DEMO_PORT"] = "0"  # a user's own demo worker may hold 8080
         times = [timed_run(env) for _ in range(args.runs)]
         steps = sorted(Path(tmp, "artifacts").glob("*/steps.log"))
         last_steps = steps[-1].read_text() if steps else ""

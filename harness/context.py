@@ -54,10 +54,9 @@ class Kept:
     what: str
     pid: int
     run_id: str
-    url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"what": self.what, "pid": self.pid, "run_id": self.run_id, "url": self.url}
+        return {"what": self.what, "pid": self.pid, "run_id": self.run_id}
 
 
 @dataclass
@@ -170,10 +169,12 @@ class ScenarioContext:
 
     def step(self, text: str) -> None:
         """Announce a phase ("prepare: author the store with gtc op"); logged to artifacts."""
-        self.artifacts.append_line(
-            "steps.log", f"{time.monotonic() - self.started_at:7.3f}s {text}"
-        )
+        self._timeline(text)
         self.reporter.step(text)
+
+    def _timeline(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started_at
+        self.artifacts.append_line("steps.log", f"{elapsed:7.3f}s {text}")
 
     def check(
         self,
@@ -194,6 +195,7 @@ class ScenarioContext:
         result = Check(name=name, ok=ok, detail=detail)
         self.checks.append(result)
         self.artifacts.append_json("checks.jsonl", result.to_json())
+        self._timeline(f"{'✓' if ok else '✗'} {name}")
         self.reporter.check(result)
         if not ok:
             raise CheckFailed(result, hint=hint)

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -207,6 +208,11 @@ def _ensure_base(client: Any) -> str:
 
 def _ensure_busybox(client: Any) -> str:
     binary = _require_file(BUSYBOX_BINARY, "busybox-static")
+    if is_dynamically_linked(binary):  # the scratch image has no libc to load it
+        raise HarnessError(
+            f"{binary} is dynamically linked (Debian's `busybox`, not `busybox-static`); "
+            "`sudo apt-get install busybox-static`"
+        )
     applets = _applets(binary)
     digest = _digest(binary.read_bytes(), "\n".join(applets).encode(), RECIPE_VERSION.encode())
     present = _get(client, BUSYBOX_TAG)
@@ -248,7 +254,14 @@ def _ensure_registry(client: Any, base: str) -> str:
         for p in context_files:
             shutil.copy2(p, ctx / p.name)
         shutil.copy2(binary, ctx / "docker-registry")
-        _build(client, ctx, tag, buildargs={"BASE": base}, labels={HASH_LABEL: digest})
+        _build(
+            client,
+            ctx,
+            tag,
+            dockerfile=REGISTRY_CONTEXT / "Dockerfile",
+            buildargs={"BASE": base},
+            labels={HASH_LABEL: digest},
+        )
     _prune_older(client, REGISTRY_REPO, keep=tag)
     return tag
 
@@ -287,7 +300,7 @@ def _ensure_runtime(client: Any, base: str) -> str:
             *(p.name.encode() + p.read_bytes() for p in sorted(wheels.iterdir()))
         )
         labels = {HASH_LABEL: digest, WHEELS_LABEL: wheel_digest}
-        _build(client, ctx, tag, buildargs={"BASE": base}, labels=labels)
+        _build(client, ctx, tag, dockerfile=dockerfile, buildargs={"BASE": base}, labels=labels)
     _prune_older(client, RUNTIME_REPO, keep=tag)
     return tag
 
@@ -391,6 +404,27 @@ def _busybox_rootfs(binary: Path, applets: Sequence[str]) -> bytes:
         for applet in applets:
             _tar_add(tar, f"bin/{applet}", kind=tarfile.SYMTYPE, mode=0o777, link="busybox")
     return buf.getvalue()
+
+
+def is_dynamically_linked(path: Path) -> bool:
+    """True when the ELF file asks for a dynamic loader (has a PT_INTERP program header)."""
+    with path.open("rb") as f:
+        header = f.read(64)
+        if header[:4] != b"\x7fELF":
+            return False
+        order = "<" if header[5] == 1 else ">"
+        if header[4] == 2:  # 64-bit
+            (phoff,) = struct.unpack_from(order + "Q", header, 0x20)
+            phentsize, phnum = struct.unpack_from(order + "HH", header, 0x36)
+        else:
+            (phoff,) = struct.unpack_from(order + "I", header, 0x1C)
+            phentsize, phnum = struct.unpack_from(order + "HH", header, 0x2A)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    pt_interp = 3
+    return any(
+        struct.unpack_from(order + "I", table, i * phentsize)[0] == pt_interp for i in range(phnum)
+    )
 
 
 def _tar_add(
@@ -605,11 +639,17 @@ def _docker_errors(image: str, fix: str) -> Iterator[None]:
 
 
 def _build(
-    client: Any, ctx: Path, tag: str, *, buildargs: dict[str, str], labels: dict[str, str]
+    client: Any,
+    ctx: Path,
+    tag: str,
+    *,
+    dockerfile: Path,
+    buildargs: dict[str, str],
+    labels: dict[str, str],
 ) -> None:
     started = time.monotonic()
     log.info("building %s", tag)
-    fix = f"fix the Dockerfile in {ctx.name} or see `docker build` output above"
+    fix = f"fix {_shown(dockerfile)} (the failing step is at the end of the log above)"
     with _docker_errors(tag, fix):
         client.images.build(
             path=str(ctx),
@@ -622,6 +662,11 @@ def _build(
         )
         client.images.prune(filters={"dangling": True, "label": BUILD_STAGE_LABEL})
     log.info("built %s in %.0f s", tag, time.monotonic() - started)
+
+
+def _shown(path: Path) -> str:
+    """A repo-relative path for messages when the file is in the repo."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _get(client: Any, tag: str) -> Any | None:

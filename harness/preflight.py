@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import secrets
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -359,3 +361,22 @@ def as_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     return [
         {"name": f.name, "status": f.status, "detail": f.detail, "fix": f.fix} for f in findings
     ]
+
+
+def doctor_verb(out: Callable[[str], None], *, cluster: str | None = None) -> int:
+    """`demo.py doctor`: every check, one line each; with a cluster, its context and pod
+    network too. Exit 0 when nothing failed (warnings allowed)."""
+    host = RealHost()
+    context = None
+    if cluster is not None and host.which("kind") is not None:
+        listed = host.runner.run(["kind", "get", "clusters"], timeout=30)
+        if listed.ok and cluster in listed.stdout.split():
+            context = f"kind-{cluster}"
+    probe = None
+    if context is not None:
+        ns = k8s_fixtures.probe_namespace(secrets.token_hex(3))
+        probe = partial(check_pod_network, kubectl=kubectl_cmd(context), namespace=ns)
+    findings = doctor(host, context=context, pod_network=probe)
+    for finding in findings:
+        out(finding.line())
+    return 0 if all(f.ok for f in findings) else 1

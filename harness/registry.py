@@ -9,6 +9,7 @@ workers need `GREENTIC_OCI_INSECURE_REGISTRIES`. Used by scenarios through the t
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -128,6 +129,13 @@ class Registry:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
+
+    def blob_pulls(self, repository: str) -> int:
+        """Successful blob GETs of `repository` seen in the access log (the worker's pulls)."""
+        logs = self.process.logs() if self.process is not None else ""
+        return len(
+            re.findall(rf'"GET /v2/{re.escape(repository)}/blobs/\S+ HTTP/[\d.]+" 200', logs)
+        )
 
     def ref(self, repository_tag: str) -> str:
         """`oci://<authority>/<repository:tag>` as seen from the host (where pushes run)."""

@@ -8,6 +8,7 @@ Whatever happens, `artifacts/<run-id>/result.json` is written, the run's resourc
 
 from __future__ import annotations
 
+import atexit
 import traceback
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,6 +27,14 @@ from harness.context import (
     new_run_id,
 )
 from harness.errors import HarnessError
+
+_ACTIVE: set[str] = set()  # run ids in flight, swept at interpreter exit if still there
+
+
+@atexit.register
+def _reap_active() -> None:
+    for run_id in sorted(_ACTIVE):
+        reap.reap(run_id)
 
 
 class Scenario(Protocol):
@@ -52,16 +61,8 @@ def message_of(exc: BaseException) -> str:
     return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
 
 
-def execute(
-    module: ModuleType,
-    *,
-    track: str,
-    variant: str | None = None,
-    artifacts_root: Path | None = None,
-    keep: bool = False,
-    reporter: Reporter | None = None,
-) -> ScenarioResult:
-    """Run `module.run(ctx)` once; never raises for a scenario failure (see `result.ok`)."""
+def check_runnable(module: ModuleType, track: str, variant: str | None) -> None:
+    """Raise a HarnessError naming the choices when the scenario lacks that track/variant."""
     name = scenario_name(module)
     tracks: tuple[str, ...] = getattr(module, "TRACKS", ())
     if track not in tracks:
@@ -74,6 +75,20 @@ def execute(
             f"scenario `{name}` has no variant `{variant}` (it has: "
             f"{', '.join(v for v in variants_of(module) if v) or 'none'})"
         )
+
+
+def execute(
+    module: ModuleType,
+    *,
+    track: str,
+    variant: str | None = None,
+    artifacts_root: Path | None = None,
+    keep: bool = False,
+    reporter: Reporter | None = None,
+) -> ScenarioResult:
+    """Run `module.run(ctx)` once; never raises for a scenario failure (see `result.ok`)."""
+    check_runnable(module, track, variant)
+    name = scenario_name(module)
     run_id = new_run_id(name, track, variant)
     artifacts = Artifacts((artifacts_root or default_root(REPO_ROOT)).resolve() / run_id)
     artifacts.dir.mkdir(parents=True, exist_ok=True)
@@ -93,11 +108,16 @@ def execute(
     )
     result: ScenarioResult | None = None
     error: str | None = None
+    if not keep:
+        _ACTIVE.add(run_id)
     try:
         with ctx.stack:
             result = module.run(ctx)
     except (HarnessError, GreenticError) as exc:
         error = message_of(exc)
+    except KeyboardInterrupt:
+        reap.reap(run_id)  # an interrupted run keeps nothing, even with `keep`
+        raise
     except Exception as exc:
         artifacts.write_text("traceback.txt", traceback.format_exc())
         error = (
@@ -107,6 +127,7 @@ def execute(
     finally:
         if not keep:
             swept = reap.reap(run_id)
+            _ACTIVE.discard(run_id)
             if swept:
                 artifacts.write_json("reaped.json", swept)
     if result is None or error is not None:

@@ -18,6 +18,7 @@ BUNDLE_ID = "webchat-bot"
 GOOD_FIXTURE = "webchat-bot.gtbundle"
 NEW_FIXTURE = "webchat-bot-v2.gtbundle"
 BANNER = r"serving 1 revision\(s\) for env `local`"
+SERVED_STATUS = {"env_id": ENV_ID, "revisions_active": 1}
 REFUSAL = (
     "pulled bundle digest `{pulled}` does not match revision `{revision}`'s pinned "
     "`{pinned}`; refusing to serve unpinned bytes"
@@ -46,6 +47,7 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     )
     first = ctx.backend.start(ctx, ENV_ID)
     common.expect_banner(ctx, first, BANNER, DEADLINE_S)
+    common.expect_status(ctx, first, SERVED_STATUS)
     earlier_lock = f"revisions/{earlier.revision_id}/pack-list.lock"
     lock_before = first.env_file(earlier_lock)
     ctx.check("earlier revision materialized", lock_before is not None, earlier_lock)

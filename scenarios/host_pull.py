@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from harness.context import ScenarioContext, ScenarioResult
 from harness.distributor import Distributor
+from harness.registry import Registry
 from scenarios import _common as common
 
 TRACKS = ("host",)
@@ -38,6 +39,7 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     cli = common.gtc(ctx)
     worker_env: dict[str, str] = {}
     distributor: Distributor | None = None
+    registry: Registry | None = None
     if ctx.variant == "oci":
         ctx.step("prepare: start a local OCI registry and push the bundle")
         registry = ctx.backend.registry(ctx)
@@ -73,6 +75,9 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     if distributor is not None:
         hits = distributor.hits(FIXTURE)
         ctx.check(f"pulled from the distributor ({hits} GET)", hits >= 1, source_uri)
+    if registry is not None:
+        pulls = registry.blob_pulls(OCI_REPOSITORY.split(":")[0])
+        ctx.check(f"pulled from the OCI registry ({pulls} blob GET)", pulls >= 1, source_uri)
 
     ctx.urls.update(
         {

@@ -25,11 +25,11 @@ from greentic.bundle import pack_config
 from greentic.bundle.archive import DEFAULT_LIMITS, Limits, SafeZip
 from greentic.bundle.digest import CHUNK, format_digest, sha256_file
 from greentic.bundle.reader import PACK_LIST_LOCK, check_bundle
-from greentic.bundle.signing import TrustedKey
 from greentic.errors import Conflict, DigestMismatch, IoError, NotFound
 from greentic.spec.environment import Environment, PackListEntry, Revision
 from greentic.spec.pack_list_lock import PackLockEntry
 from greentic.spec.pack_list_lock import build as build_lock
+from greentic.spec.trust_root import TrustKey
 from greentic.store import atomic
 from greentic.store.envstore import Store
 from greentic.store.layout import EnvPaths, pack_list_lock_ref
@@ -70,6 +70,10 @@ class MaterializedRevision:
     pack_list_lock_ref: str
     packs: tuple[PackLockEntry, ...]
     pack_config_refs: tuple[str, ...]
+
+
+def _source(fetched: Pulled | Path) -> Path:
+    return fetched if isinstance(fetched, Path) else Path(fetched.path)
 
 
 def _step(name: str) -> None:
@@ -188,7 +192,7 @@ def _stage(
     pulled: Path,
     partial: Path,
     *,
-    trusted_keys: Sequence[TrustedKey] | None,
+    trusted_keys: Sequence[TrustKey] | None,
     limits: Limits,
 ) -> MaterializedRevision:
     """Build the complete new revision in `partial` (nothing outside it is touched)."""
@@ -266,10 +270,10 @@ def _materialize(
     paths: EnvPaths,
     env: Environment,
     revision_id: str,
-    fetched: Pulled,
+    fetched: Pulled | Path,
     *,
     commit: Callable[[Environment], None],
-    trusted_keys: Sequence[TrustedKey] | None,
+    trusted_keys: Sequence[TrustKey] | None,
     limits: Limits,
 ) -> MaterializedRevision:
     final = paths.revision_dir(revision_id)
@@ -281,7 +285,7 @@ def _materialize(
     swapped = False
     try:
         result = _stage(
-            paths, env, rev, Path(fetched.path), partial, trusted_keys=trusted_keys, limits=limits
+            paths, env, rev, _source(fetched), partial, trusted_keys=trusted_keys, limits=limits
         )
         if final.exists():
             os.replace(final, aside)
@@ -304,9 +308,9 @@ def materialize_revision(
     store: Store,
     env_id: str,
     revision_id: str,
-    fetched: Pulled,
+    fetched: Pulled | Path,
     *,
-    trusted_keys: Sequence[TrustedKey] | None = None,
+    trusted_keys: Sequence[TrustKey] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> MaterializedRevision:
     """Gate and lay out `fetched` as revision `revision_id` of env `env_id`, all or nothing.
@@ -342,9 +346,9 @@ def materialize_in(
     store: Store,
     env: Environment,
     revision_id: str,
-    fetched: Pulled,
+    fetched: Pulled | Path,
     *,
-    trusted_keys: Sequence[TrustedKey] | None = None,
+    trusted_keys: Sequence[TrustKey] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> MaterializedRevision:
     """`materialize_revision` for a caller that already holds the env lock (`Store.mutate`).

@@ -35,6 +35,7 @@ from greentic.bundle.manifest import (
 )
 from greentic.errors import NotFound, SpecError, StoreError
 from greentic.spec.pack_list_lock import PackListLock
+from greentic.spec.trust_root import TrustKey
 
 PACK_LIMITS = Limits(max_total=256 * 1024**2, max_entries=4096)
 MAX_PACK_BYTES = 64 * 1024**2
@@ -94,9 +95,7 @@ def read_pack(data: bytes, *, what: str) -> Pack:
     return Pack(manifest=manifest, flows=flows, digest=sha256_bytes(data), size=len(data))
 
 
-def check_bundle(
-    z: SafeZip, *, trusted_keys: Sequence[signing.TrustedKey] | None = None
-) -> BundleContents:
+def check_bundle(z: SafeZip, *, trusted_keys: Sequence[TrustKey] | None = None) -> BundleContents:
     """Validate an opened bundle: manifest, bundle.yaml, packs (digests, ids), pack configs."""
     what = z.what
     manifest = parse_bundle_manifest(z.read(BUNDLE_MANIFEST), f"{what}: {BUNDLE_MANIFEST}")
@@ -146,7 +145,7 @@ def check_bundle(
 def read_bundle(
     path: Path,
     *,
-    trusted_keys: Sequence[signing.TrustedKey] | None = None,
+    trusted_keys: Sequence[TrustKey] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> BundleContents:
     """Open and validate the .gtbundle at `path` (see `check_bundle`)."""
@@ -154,9 +153,7 @@ def read_bundle(
         return check_bundle(z, trusted_keys=trusted_keys)
 
 
-def signature_status(
-    pack: Pack, trusted_keys: Sequence[signing.TrustedKey] | None
-) -> dict[str, Any]:
+def signature_status(pack: Pack, trusted_keys: Sequence[TrustKey] | None) -> dict[str, Any]:
     """`unsigned`, `signed` (no trust root given), `verified` (with key id) or `invalid`."""
     if not pack.manifest.signatures:
         return {"status": "unsigned"}
@@ -171,9 +168,7 @@ def signature_status(
     return out
 
 
-def inspect(
-    path: Path, *, trusted_keys: Sequence[signing.TrustedKey] | None = None
-) -> dict[str, Any]:
+def inspect(path: Path, *, trusted_keys: Sequence[TrustKey] | None = None) -> dict[str, Any]:
     """What `gtc bundle inspect` prints: manifest, packs, flows, signatures, digest, size."""
     contents = read_bundle(path)
     return {

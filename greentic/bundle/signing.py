@@ -2,7 +2,8 @@
 
 `sign` appends a signature to a pack manifest; `verify` checks it 1-of-N against trusted keys
 and says `verified`, `unsigned` or `invalid`. Trust roots are loaded by the caller
-(`greentic.trust` or the CLI) and passed in as `TrustedKey`s, so this module stays pure.
+(`greentic.trust.trust_root.load_trust_root`) and passed in as `TrustKey`s; this module
+does no I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -21,16 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from greentic.bundle.manifest import PackManifest, Signature
 from greentic.errors import TrustRootError
+from greentic.spec.trust_root import TrustKey
 
 Status = Literal["verified", "unsigned", "invalid"]
-
-
-@dataclass(frozen=True)
-class TrustedKey:
-    """One trust-root entry: `key_id` (32 lowercase hex) and its SPKI PEM public key."""
-
-    key_id: str
-    public_key_pem: str
 
 
 @dataclass(frozen=True)
@@ -63,9 +57,9 @@ def public_key_pem(key: Ed25519PublicKey) -> str:
     ).decode()
 
 
-def trusted_key(key: Ed25519PublicKey) -> TrustedKey:
-    """The trust-root entry for `key`."""
-    return TrustedKey(key_id=key_id_for(key), public_key_pem=public_key_pem(key))
+def trusted_key(key: Ed25519PublicKey) -> TrustKey:
+    """The trust-root entry for `key` (`greentic.spec.trust_root.TrustKey`)."""
+    return TrustKey(key_id=key_id_for(key), public_key_pem=public_key_pem(key))
 
 
 def load_private_key(pem: bytes, *, what: str) -> Ed25519PrivateKey:
@@ -96,7 +90,7 @@ def _public(pem: str) -> Ed25519PublicKey | None:
     return key if isinstance(key, Ed25519PublicKey) else None
 
 
-def verify(manifest: PackManifest, trusted: Sequence[TrustedKey]) -> Verification:
+def verify(manifest: PackManifest, trusted: Sequence[TrustKey]) -> Verification:
     """1-of-N: verified when any signature checks out under a trusted key with its key id."""
     if not manifest.signatures:
         return Verification("unsigned", detail="no signatures")
@@ -121,7 +115,7 @@ def verify(manifest: PackManifest, trusted: Sequence[TrustedKey]) -> Verificatio
     )
 
 
-def require_verified(manifest: PackManifest, trusted: Sequence[TrustedKey], *, what: str) -> str:
+def require_verified(manifest: PackManifest, trusted: Sequence[TrustKey], *, what: str) -> str:
     """The verifying key id, or a TrustRootError naming the pack and what failed."""
     result = verify(manifest, trusted)
     if result.status == "verified" and result.key_id is not None:
@@ -131,20 +125,3 @@ def require_verified(manifest: PackManifest, trusted: Sequence[TrustedKey], *, w
         "because signature verification is required",
         hint="sign it with `gtc pack sign` using a key that is in the env's trust-root.json",
     )
-
-
-def parse_trust_root(doc: Any, *, what: str) -> list[TrustedKey]:
-    """Keys of a `greentic.trust-root.v1` document (`{schema, keys:[{key_id, public_key_pem}]}`)."""
-    if not isinstance(doc, dict) or doc.get("schema") != "greentic.trust-root.v1":
-        raise TrustRootError(f"{what}: not a greentic.trust-root.v1 document")
-    keys = doc.get("keys")
-    if not isinstance(keys, list):
-        raise TrustRootError(f"{what}: `keys` must be a list")
-    out: list[TrustedKey] = []
-    for i, k in enumerate(keys):
-        if not isinstance(k, dict) or not {"key_id", "public_key_pem"} <= k.keys():
-            raise TrustRootError(f"{what}: keys[{i}] needs `key_id` and `public_key_pem`")
-        out.append(
-            TrustedKey(key_id=str(k["key_id"]).lower(), public_key_pem=str(k["public_key_pem"]))
-        )
-    return out

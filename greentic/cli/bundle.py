@@ -63,13 +63,11 @@ def load_signing_key(path: Path) -> Any:
 
 def load_trusted_keys(path: Path) -> list[Any]:
     """Keys of a `greentic.trust-root.v1` file (e.g. `<store>/<env>/trust-root.json`)."""
-    from greentic.bundle import signing
+    from greentic.trust.trust_root import load_trust_root
 
-    try:
-        doc = json.loads(read_file(path, "trust root"))
-    except ValueError:
-        raise TrustRootError(f"trust root {path} is not valid JSON") from None
-    return signing.parse_trust_root(doc, what=f"trust root {path}")
+    if not path.is_file():
+        raise NotFound(f"trust root {path} does not exist")
+    return load_trust_root(path)
 
 
 @click.group("bundle")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import ValidationError, field_validator
 
 from greentic.spec.base import Model, check_env_id
 
@@ -52,3 +52,15 @@ def check_listen_addr(addr: str) -> str:
     except ValueError:
         raise ValueError(f"listen_addr `{addr}` must be `<ip>:<port>`") from None
     return addr
+
+
+def validation_message(exc: ValidationError) -> str:
+    """First pydantic error as one line `loc: message` (unknown keys named, no `Value error,`)."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key `{err['loc'][-1]}`"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return f"{loc}: {msg}" if loc else msg

@@ -93,28 +93,31 @@ def binding_changes(
     return not same or staged != current
 
 
-def bind(
-    store: Store, p: EnvPackAddPayload, *, base_dir: Path, verb: str = "env-packs.add"
+def bind_staged(
+    store: Store,
+    env_id: str,
+    *,
+    slot: str,
+    kind: str,
+    pack_ref: str,
+    staged: bytes | None,
+    verb: str = "env-packs.add",
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Upsert the slot's binding; stage answers; bump generation on any change."""
-    env_id = p.environment_id
+    """Upsert the slot's binding with answers bytes `staged`; bump generation on change."""
     paths = store.paths(env_id)
-    staged: bytes | None = None
-    if p.answers_ref:
-        source = resolve_answers(p.answers_ref, base_dir=base_dir, env_dir=paths.dir)
-        staged = read_answers(source)
-    with store.mutate(env_id, verb=verb, idempotency_key=p.idempotency_key) as env:
-        old = env.pack(p.slot)
-        target = paths.pack_answers(p.slot)
+    target = paths.pack_answers(slot)
+    with store.mutate(env_id, verb=verb, idempotency_key=idempotency_key) as env:
+        old = env.pack(slot)
         try:
             current = target.read_bytes() if staged is not None else None
         except FileNotFoundError:
             current = None
         new = EnvPackBinding(
-            slot=p.slot,
-            kind=p.kind,
-            pack_ref=p.pack_ref,
-            answers_ref=staged_ref(p.slot) if staged is not None else None,
+            slot=slot,
+            kind=kind,
+            pack_ref=pack_ref,
+            answers_ref=staged_ref(slot) if staged is not None else None,
             generation=0 if old is None else old.generation,
         )
         changed = binding_changes(old, new, staged, current)
@@ -136,3 +139,21 @@ def bind(
         "has_previous": old is not None,
         "changed": changed,
     }
+
+
+def bind(store: Store, p: EnvPackAddPayload, *, base_dir: Path) -> dict[str, Any]:
+    """`env-packs add`: read the answers file (if any) and upsert the binding."""
+    store.load(p.environment_id)
+    staged: bytes | None = None
+    if p.answers_ref:
+        env_dir = store.paths(p.environment_id).dir
+        staged = read_answers(resolve_answers(p.answers_ref, base_dir=base_dir, env_dir=env_dir))
+    return bind_staged(
+        store,
+        p.environment_id,
+        slot=p.slot,
+        kind=p.kind,
+        pack_ref=p.pack_ref,
+        staged=staged,
+        idempotency_key=p.idempotency_key,
+    )

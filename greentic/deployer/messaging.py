@@ -35,14 +35,17 @@ class EndpointAddPayload(EnvPayload):
     webhook_secret_ref: str | None = None
     idempotency_key: str | None = None
 
-    @model_validator(mode="after")
-    def _names(self) -> EndpointAddPayload:
-        label = self.display_name or self.name
-        if not label:
-            raise ValueError("messaging endpoint needs a name (or display_name)")
-        self.display_name = label
-        self.provider_id = self.provider_id or self.name or label
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        """`name` fills display_name and provider_id (before validation: no re-entry)."""
+        if isinstance(data, dict):
+            label = data.get("display_name") or data.get("name")
+            if not label:
+                raise ValueError("messaging endpoint needs a name (or display_name)")
+            data = {**data, "display_name": label}
+            data["provider_id"] = data.get("provider_id") or data.get("name") or label
+        return data
 
     @field_validator("secret_refs")
     @classmethod

@@ -172,6 +172,10 @@ def record(store: Store, env_id: str, deployment_id: str, pinned: Pinned) -> Rev
     with store.mutate(env_id, verb="revisions.stage") as env:
         rev = new_revision(env, deployment_id, pinned)
         env.revisions.append(rev)
+        if pinned.path is not None:  # materialize locally, same lock: a bad bundle records nothing
+            from greentic.bundle import materialize
+
+            materialize.materialize_in(store, env, rev.revision_id, pinned.path)
     return rev
 
 

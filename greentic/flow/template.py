@@ -8,6 +8,7 @@ re-scanned, so user input cannot inject templates. Called by the engine for ever
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -18,21 +19,30 @@ _TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 _MISSING = object()
 
 
-def lookup(context: Mapping[str, Any], path: str) -> Any:
-    """The value at `path` (e.g. `in.input.text`, `node.a.items[0]`), or `_MISSING`."""
+@functools.lru_cache(maxsize=4096)
+def parse_path(path: str) -> tuple[str | int, ...]:
+    """`a.b[0].c` → ("a", "b", 0, "c"); a bare digit segment stays a string (list index or
+    dict key, decided at lookup). `this.` is dropped. Cached: templates repeat per request."""
     if path.startswith("this."):
         path = path[5:]
+    return tuple(
+        int(m.group(1)) if m.group(1) is not None else m.group(2) for m in _TOKEN.finditer(path)
+    )
+
+
+def lookup(context: Mapping[str, Any], path: str) -> Any:
+    """The value at `path` (e.g. `in.input.text`, `node.a.items[0]`), or `_MISSING`."""
     value: Any = context
-    for m in _TOKEN.finditer(path):
-        index, key = m.group(1), m.group(2)
-        if index is None and key.isdigit() and isinstance(value, list):
-            index = key
-        if index is not None:
-            if not isinstance(value, list) or int(index) >= len(value):
+    for token in parse_path(path):
+        if isinstance(value, Mapping):
+            if token not in value:
                 return _MISSING
-            value = value[int(index)]
-        elif isinstance(value, Mapping) and key in value:
-            value = value[key]
+            value = value[token]
+        elif isinstance(value, list):
+            index = token if isinstance(token, int) else int(token) if token.isdigit() else -1
+            if not 0 <= index < len(value):
+                return _MISSING
+            value = value[index]
         else:
             return _MISSING
     return value

@@ -9,6 +9,7 @@ flow of a revision is, in its first pack with flows: the flow `default`, else th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -61,12 +62,16 @@ class ActiveDeployment:
     route: routing.Route
     revisions: tuple[ActiveRevision, ...]
 
-    @property
+    @functools.cached_property
     def weights(self) -> tuple[tuple[str, int], ...]:
         return tuple((r.revision_id, r.weight_bps) for r in self.revisions)
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, ActiveRevision]:
+        return {r.revision_id: r for r in self.revisions}
+
     def revision(self, revision_id: str) -> ActiveRevision:
-        return next(r for r in self.revisions if r.revision_id == revision_id)
+        return self._by_id[revision_id]
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Activation:
     env_id: str
     deployments: tuple[ActiveDeployment, ...] = ()
 
-    @property
+    @functools.cached_property
     def routes(self) -> tuple[routing.Route, ...]:
         return tuple(d.route for d in self.deployments)
 
@@ -92,8 +97,12 @@ class Activation:
     def bundles_active(self) -> int:
         return len({d.route.bundle_id for d in self.deployments})
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, ActiveDeployment]:
+        return {d.route.deployment_id: d for d in self.deployments}
+
     def deployment(self, deployment_id: str) -> ActiveDeployment:
-        return next(d for d in self.deployments if d.route.deployment_id == deployment_id)
+        return self._by_id[deployment_id]
 
 
 def routed_blocks(rc: RuntimeConfig | None) -> list[RuntimeRevision]:

@@ -11,6 +11,7 @@ keeps the per-request cost close to bare uvicorn. Built by `process`; tested thr
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -125,6 +126,8 @@ def chat_page() -> bytes:
 
 
 _CHAT_PAGE: bytes | None = None
+_ID_PREFIX = os.urandom(6).hex()  # message ids: unique per process, cheap per request
+_MESSAGE_SEQ = itertools.count(1)
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
@@ -249,7 +252,7 @@ class WorkerApp:
             route,
             env_id=self.runtime.env_id,
             session=session,
-            message_id=os.urandom(8).hex(),
+            message_id=f"{_ID_PREFIX}-{next(_MESSAGE_SEQ)}",
         )
         revision = deployment.revision(revision_id)
         return Run(revision, entry, session, route.tenant)

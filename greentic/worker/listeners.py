@@ -8,6 +8,7 @@ Pure: the process module reads the environment and passes it in.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ def resolve_bind(listen_addr: str | None, environ: Mapping[str, str]) -> tuple[A
     return addr, warnings
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str | None) -> bool:
-    """Whether a peer address is loopback (IPv4-mapped `::ffff:127.0.0.1` counts)."""
+    """Whether a peer address is loopback (IPv4-mapped `::ffff:127.0.0.1` counts); cached."""
     if not host:
         return False
     try:

@@ -34,7 +34,9 @@ HANDLED = (signal.SIGTERM, signal.SIGINT)
 
 def _try_bind(address: Address) -> socket.socket:
     family = socket.AF_INET6 if ":" in address.ip else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
+    # without it Nagle + delayed ACKs cost every response ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address.ip, address.port))

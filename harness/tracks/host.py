@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.context import Kept, ScenarioContext
 from harness.distributor import Distributor
@@ -20,9 +21,12 @@ from harness.errors import HarnessError
 from harness.ports import LOOPBACK, free_port, preferred_port
 from harness.process import RUN_ID_ENV, ManagedProcess
 from harness.registry import Registry
-from harness.tracks import BundleSource
+
+if TYPE_CHECKING:
+    from harness.tracks import BundleSource
 
 DEMO_PORT = 8080  # the port seeds/001's curl lines use; taken only when free
+DEMO_PORT_ENV = "GTC_DEMO_PORT"  # override for kept workers; 0 = any free port
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
 URL_RE = re.compile(r"http://(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):(\d+)")
 
@@ -45,6 +49,12 @@ def stage_env_store(authored: Path, pod_env_dir: Path) -> None:
     pod_env_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, pod_env_dir / "environment.json")
     (pod_env_dir / "runtime-config.json").unlink(missing_ok=True)
+
+
+def demo_port() -> int:
+    """The port a kept (demo) worker asks for: $GTC_DEMO_PORT, else 8080 when free."""
+    wanted = int(os.environ.get(DEMO_PORT_ENV) or DEMO_PORT)
+    return preferred_port(wanted) if wanted else free_port()
 
 
 def redacted(env: dict[str, str]) -> dict[str, str]:
@@ -140,7 +150,7 @@ class HostBackend:
         home = ctx.work_dir / "pods" / pod / "home"
         env_dir = home / ".greentic" / "environments" / env_id
         stage_env_store(ctx.store_root / env_id, env_dir)
-        port = preferred_port(DEMO_PORT) if ctx.keep else free_port()
+        port = demo_port() if ctx.keep else free_port()
         listen = f"{LOOPBACK}:{port}"
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),

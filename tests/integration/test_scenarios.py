@@ -69,6 +69,7 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # the host-pull state file lives here
     env["GTC_ARTIFACTS"] = str(tmp_path / "artifacts")
     env["NO_COLOR"] = "1"
+    env["GTC_DEMO_PORT"] = "0"  # never race a concurrent run (or a user's demo) for 8080
     return env
 
 

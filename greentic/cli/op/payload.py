@@ -98,12 +98,12 @@ def validate(ctx_obj: OpContext, model: type[M], data: Mapping[str, Any]) -> M:
     """`model` from `data`; errors name the field and the source (file or command line)."""
     from pydantic import ValidationError
 
-    from greentic.store.envstore import spec_message
+    from greentic.deployer.common import validation_message
 
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        msg = spec_message(exc)
+        msg = validation_message(exc)
         if ctx_obj.answers is not None:
             raise AnswersParseError(f"{ctx_obj.answers}: {msg}") from None
         raise InvalidArgument(msg) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -12,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from greentic.bundle import signing
 from greentic.bundle.manifest import FlowEntry, PackManifest
 from greentic.errors import TrustRootError
+from greentic.spec.trust_root import TrustKey
 
 
 def manifest() -> PackManifest:
@@ -73,7 +73,7 @@ def test_tampered_manifest_or_signature_does_not_verify() -> None:
 def test_a_trust_root_entry_under_the_wrong_key_id_does_not_count() -> None:
     key = Ed25519PrivateKey.generate()
     signed = signing.sign(manifest(), key)
-    impostor = signing.TrustedKey(
+    impostor = TrustKey(
         key_id=signed.signatures[0].key_id,
         public_key_pem=signing.public_key_pem(Ed25519PrivateKey.generate().public_key()),
     )
@@ -84,18 +84,6 @@ def test_require_verified_names_the_pack() -> None:
     with pytest.raises(TrustRootError, match="pack `p` is unsigned") as err:
         signing.require_verified(manifest(), [], what="bundle x")
     assert err.value.hint and "gtc pack sign" in err.value.hint
-
-
-def test_parse_trust_root() -> None:
-    key = Ed25519PrivateKey.generate().public_key()
-    tk = signing.trusted_key(key)
-    doc = {
-        "schema": "greentic.trust-root.v1",
-        "keys": [{"key_id": tk.key_id.upper(), "public_key_pem": tk.public_key_pem}],
-    }
-    assert signing.parse_trust_root(json.loads(json.dumps(doc)), what="t") == [tk]
-    with pytest.raises(TrustRootError, match=r"not a greentic\.trust-root\.v1"):
-        signing.parse_trust_root({"keys": []}, what="t")
 
 
 def test_private_key_errors_never_echo_the_key() -> None:

@@ -84,7 +84,8 @@ def test_runner_writes_result_json_on_pass(tmp_path: Path) -> None:
     assert result.ok and result.name == "good-one"
     doc = json.loads((result.artifacts / "result.json").read_text())
     assert doc["ok"] is True and doc["urls"] == {"worker": "http://x"}
-    assert (result.artifacts / "steps.log").read_text().strip().endswith("act")
+    timeline = (result.artifacts / "steps.log").read_text().splitlines()
+    assert [line.split("s ", 1)[1] for line in timeline] == ["act", "✓ works"]
 
 
 def test_runner_turns_a_failed_check_into_a_result_and_closes_resources(tmp_path: Path) -> None:

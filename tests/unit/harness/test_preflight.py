@@ -240,3 +240,24 @@ def test_doctor_runs_the_pod_network_check_only_on_a_reachable_context(
     )
     assert preflight.doctor(host, context="kind-gtc", pod_network=probe)[-1].name == "pod network"
     assert calls == ["probe"]
+
+
+def test_doctor_verb_checks_the_demo_cluster_when_it_exists(
+    host: FakeHost, cmd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preflight, "RealHost", lambda: host)
+    cmd.on("kind", "get", "clusters", stdout="gtc-demo\n")
+    cmd.on("kubectl", "--context", "kind-gtc-demo", "version",
+           stdout=json.dumps({"serverVersion": {"gitVersion": "v1.33.1"}}))  # fmt: skip
+    cmd.on("kubectl", "--context", "kind-gtc-demo", "-n", stdout="ok\n")
+    lines: list[str] = []
+    assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 0
+    assert lines[-2:] == [
+        "✓ kube context: `kind-gtc-demo` answers (server v1.33.1)",
+        "✓ pod network: a pod reached another pod's Service",
+    ]
+    host.on_path.discard("kind")
+    lines.clear()
+    assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 1
+    assert lines[2].startswith("✗ kind: `kind` is not on PATH")
+    assert lines[-1] == "! pod network: not checked (no cluster; `kind-up` first)"

@@ -133,3 +133,12 @@ def test_stop_clears_a_stale_pid_file(store_root: Path) -> None:
         == "no greentic-start is serving env `local` (removed the stale pid file of pid 4194000)"
     )
     assert not pidfile.path(paths).exists()
+
+
+def test_bound_socket_is_tcp_so_responses_are_not_delayed() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP (else ~40 ms/resp)."""
+    sock = server.bind(Address("127.0.0.1", 0), env_id="local")
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

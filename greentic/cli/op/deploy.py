@@ -1,0 +1,56 @@
+"""`op deploy bundle_id=… bundle_path=…|bundle_source_uri=… bundle_digest=…`: one-step deploy.
+
+Envelope labels are upstream's: noun `deploy`, verb `run`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from greentic.cli.op.context import OpContext
+from greentic.cli.op.payload import (
+    base_dir,
+    no_positionals,
+    payload_of,
+    route_flags,
+    schema,
+    split_args,
+)
+
+
+@click.command("deploy")
+@click.argument("args", nargs=-1)
+@click.option("--env", "environment_id", default=None, help="Environment (default local).")
+@click.option("--bundle", "bundle_path", default=None, help="Local .gtbundle.")
+@click.option("--bundle-id", default=None, help="Default: the file's stem.")
+@click.option("--source-uri", "bundle_source_uri", default=None)
+@click.option("--digest", "bundle_digest", default=None)
+@click.option("--customer-id", default=None)
+@click.option("--path-prefix", "path_prefixes", multiple=True)
+@click.option("--host", "hosts", multiple=True)
+@click.option("--tenant", default=None)
+@click.option("--team", default=None)
+@click.option("--idempotency-key", default=None)
+@click.pass_obj
+def command(
+    obj: OpContext,
+    /,
+    args: tuple[str, ...],
+    path_prefixes: tuple[str, ...],
+    hosts: tuple[str, ...],
+    tenant: str | None,
+    team: str | None,
+    **flags: Any,
+) -> dict[str, Any]:
+    """bundles add + revisions stage + warm + 100% traffic, in one step."""
+    from greentic.deployer import deploy
+
+    if obj.schema:
+        return schema(deploy.DeployPayload)
+    positional, inline = split_args(args)
+    no_positionals("deploy", positional)
+    flags["route_binding"] = route_flags(path_prefixes, hosts, tenant, team)
+    p = payload_of(obj, deploy.DeployPayload, inline, flags)
+    return deploy.run(obj.store(), p, base_dir=base_dir(obj))

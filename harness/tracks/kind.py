@@ -1,0 +1,710 @@
+"""The kind track: workers are real pods on a kind cluster, deployed with the real client.
+
+`start()` binds the k8s deployer to the locally built runtime image (loaded into the nodes),
+runs `gtc op env reconcile <id> --context kind-<name>` (server-side apply, as an operator
+would), waits with `kubectl rollout status`, and returns a `KindWorker`: reached through the
+self-restarting port-forward, read through `kubectl logs [--previous]`. The in-cluster
+fixtures (`harness.k8s_fixtures`) live in the env's namespace with their NetworkPolicy allows.
+One cluster per process (pytest-xdist worker), or the kept demo cluster named by
+`$GTC_KIND_CLUSTER` (`demo.py kind-up`). Selected by `--track kind`; never run here (no kind).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from greentic.deployer.k8s import naming
+from harness import k8s_fixtures, preflight, waits
+from harness.distributor import tampered
+from harness.errors import HarnessError
+from harness.kind import (
+    COMMAND_TIMEOUT_S,
+    Completed,
+    KindCluster,
+    Runner,
+    SubprocessRunner,
+    cluster_name,
+    must,
+)
+from harness.op import Gtc, operator_env
+from harness.portforward import PortForward, PortForwardError
+
+if TYPE_CHECKING:
+    from harness.context import ScenarioContext
+
+CLUSTER_ENV = "GTC_KIND_CLUSTER"  # a kept cluster to use instead of one per process
+DEMO_CLUSTER = "gtc-demo"
+ENV_ID = "local"  # the fixtures' namespace is the env's (upstream e2e: gtc-local)
+K8S_DEPLOYER = "greentic.deployer.k8s@1.0.0"
+WORKER_CONTAINER = "worker"
+ROLLOUT_TIMEOUT_S = 180
+RECONCILE_TIMEOUT_S = 180.0
+POLL_S = 1.0
+UNREACHABLE = "http://127.0.0.1:9"  # discard port: a refused connection, like a never-Ready pod
+INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
+
+
+class KindTrackError(HarnessError):
+    """Raised when the kind track cannot do what a scenario asks (with the fix)."""
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+
+
+def routed_revision(env_doc: Mapping[str, Any]) -> str:
+    """The newest revision that carries traffic: the worker a scenario talks to."""
+    routed = {
+        e["revision_id"]
+        for s in env_doc.get("traffic_splits", [])
+        for e in s.get("entries", [])
+        if e.get("weight_bps", 0) > 0
+    }
+    revs = [r for r in env_doc.get("revisions", []) if r.get("revision_id") in routed]
+    if not revs:
+        raise KindTrackError(
+            f"env `{env_doc.get('environment_id')}` routes no revision; nothing to run on kind"
+            "\nHint: `gtc op traffic set` routes one (only routed revisions get a worker pod)"
+        )
+    return str(max(revs, key=lambda r: int(r.get("sequence", 0)))["revision_id"])
+
+
+def deployer_answers(runtime_image: str, insecure: Sequence[str]) -> dict[str, Any]:
+    """The `greentic.deployer.k8s@1.0.0` answers for pods that run the locally loaded image."""
+    doc: dict[str, Any] = {"runtime_image": runtime_image, "image_pull_policy": "IfNotPresent"}
+    if insecure:
+        doc["oci_insecure_registries"] = list(insecure)
+    return doc
+
+
+def binds_k8s(env_doc: Mapping[str, Any]) -> bool:
+    return any(p.get("kind") == K8S_DEPLOYER for p in env_doc.get("packs", []))
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `kubectl get pod -o json` says about one container."""
+
+    running: bool
+    ready: bool
+    restarts: int
+    waiting_reason: str | None
+    last_exit_code: int | None
+
+
+def container_state(pod: Mapping[str, Any], container: str = WORKER_CONTAINER) -> ContainerState:
+    statuses = pod.get("status", {}).get("containerStatuses", [])
+    status: Mapping[str, Any] = next((c for c in statuses if c.get("name") == container), {})
+    state, last = status.get("state", {}), status.get("lastState", {})
+    terminated = state.get("terminated") or last.get("terminated") or {}
+    code = terminated.get("exitCode")
+    return ContainerState(
+        running="running" in state,
+        ready=bool(status.get("ready")),
+        restarts=int(status.get("restartCount", 0)),
+        waiting_reason=(state.get("waiting") or {}).get("reason"),
+        last_exit_code=int(code) if code is not None else None,
+    )
+
+
+def exited_code(state: ContainerState) -> int | None:
+    """The worker's exit code while it is down (crash loop, terminated), else None."""
+    return None if state.running else state.last_exit_code
+
+
+def newest_pod(pods_json: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    pods = [p for p in pods_json.get("items", []) if not p["metadata"].get("deletionTimestamp")]
+    pods.sort(key=lambda p: str(p["metadata"].get("creationTimestamp", "")), reverse=True)
+    return pods[0] if pods else None
+
+
+def rollout_status_cmd(
+    kubectl: Sequence[str], ns: str, deployment: str, timeout_s: int
+) -> list[str]:
+    return [
+        *kubectl,
+        "-n",
+        ns,
+        "rollout",
+        "status",
+        f"deployment/{deployment}",
+        f"--timeout={timeout_s}s",
+    ]
+
+
+def logs_cmd(kubectl: Sequence[str], ns: str, pod: str, *, previous: bool = False) -> list[str]:
+    argv = [*kubectl, "-n", ns, "logs", f"pod/{pod}", "-c", WORKER_CONTAINER]
+    return [*argv, "--previous"] if previous else argv
+
+
+def pods_cmd(kubectl: Sequence[str], ns: str, selector: str) -> list[str]:
+    return [*kubectl, "-n", ns, "get", "pods", "-l", selector, "-o", "json"]
+
+
+def reconcile_args(env_id: str, context: str) -> list[str]:
+    """`gtc op env reconcile <id> --context <ctx>`: the real client, the only cluster verb."""
+    return ["env", "reconcile", env_id, "--context", context]
+
+
+def reset_namespace_cmd(kubectl: Sequence[str], ns: str) -> list[str]:
+    return [
+        *kubectl,
+        "delete",
+        "namespace",
+        ns,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=180s",
+    ]
+
+
+# -- the cluster, one per process ------------------------------------------------------------
+
+_CLUSTERS: dict[str, KindCluster] = {}
+_LOADED: set[tuple[str, str]] = set()
+
+
+def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
+    """`$GTC_KIND_CLUSTER` (kept, adopted or created), else this process's own cluster."""
+    kept = os.environ.get(CLUSTER_ENV)
+    key = kept or "process"
+    if key in _CLUSTERS:
+        return _CLUSTERS[key]
+    if kept:
+        cluster = KindCluster(
+            kept,
+            run_id=kept,
+            workdir=Path(tempfile.gettempdir()) / "greentic-kind",
+            registry_image=registry_image,
+            keep=True,
+            reuse=True,
+            runner=runner,
+        )
+    else:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", f"p{os.getpid()}")
+        run_id = f"{worker}-{secrets.token_hex(2)}"
+        work = Path(tempfile.mkdtemp(prefix="greentic-kind-"))
+        cluster = KindCluster(
+            cluster_name(run_id),
+            run_id=run_id,
+            workdir=work,
+            kubeconfig=work / "kubeconfig",
+            registry_image=registry_image,
+            runner=runner,
+        )
+        atexit.register(cluster.delete)
+    cluster.create()
+    _CLUSTERS[key] = cluster
+    return cluster
+
+
+def load_once(cluster: KindCluster, tags: Sequence[str]) -> None:
+    """`kind load docker-image` each tag once per cluster per process (tags are content hashes)."""
+    for tag in tags:
+        if (cluster.name, tag) not in _LOADED:
+            cluster.load_image(tag)
+            _LOADED.add((cluster.name, tag))
+
+
+# -- in-cluster bundle sources ---------------------------------------------------------------
+
+
+@dataclass
+class KindDistributor:
+    """The busybox httpd `gtc-bundle-server` (the `Distributor` surface scenarios use)."""
+
+    backend: KindBackend
+    files: dict[str, bytes] = field(default_factory=dict)
+    overrides: dict[str, bytes] = field(default_factory=dict)
+    scheme: str = "http"
+
+    @property
+    def authority(self) -> str:
+        host = k8s_fixtures.service_host(k8s_fixtures.BUNDLE_SERVER, self.backend.namespace)
+        return f"{host}:{k8s_fixtures.BUNDLE_PORT}"
+
+    def url_for(self, name: str) -> str:
+        return f"http://{self.authority}/{name.lstrip('/')}"
+
+    def publish(self, source: Path, name: str | None = None) -> str:
+        name = name or source.name
+        self.files[name] = source.read_bytes()
+        self.sync()
+        return self.url_for(name)
+
+    def tamper(self, name: str, data: bytes | None = None) -> None:
+        if name not in self.files:
+            raise KindTrackError(f"cannot tamper {name!r}: it is not published")
+        self.overrides[name] = data if data is not None else tampered(self.files[name])
+        self.sync()
+
+    def served_bytes(self, name: str) -> bytes | None:
+        return self.overrides.get(name, self.files.get(name))
+
+    def served(self) -> dict[str, bytes]:
+        return {name: self.overrides.get(name, data) for name, data in self.files.items()}
+
+    def hits(self, name: str) -> int:
+        """GETs of `name` logged by the server pod now running (`httpd -vv`)."""
+        result = self.backend.kubectl(
+            "-n", self.backend.namespace, "logs", f"deployment/{k8s_fixtures.BUNDLE_SERVER}",
+            "-c", "httpd", check=False,
+        )  # fmt: skip
+        return k8s_fixtures.httpd_hits(result.stdout, name)
+
+    def sync(self) -> None:
+        """Apply the server with today's bytes (a change rolls it) and wait for it."""
+        ns = self.backend.namespace
+        self.backend.apply(
+            k8s_fixtures.bundle_server(ns, self.served(), image=self.backend.images.busybox)
+        )
+        self.backend.rollout(k8s_fixtures.BUNDLE_SERVER)
+
+    def fail(self, name: str, *, status: int = 503, times: int = 1) -> None:
+        raise KindTrackError(
+            "the in-cluster httpd cannot inject failures\nHint: run this scenario with --track host"
+        )
+
+
+@dataclass
+class KindRegistry:
+    """`gtc-oci-registry:5000` in the env's namespace; pushes go through a port-forward."""
+
+    backend: KindBackend
+    forward: PortForward | None = None
+    scheme: str = "oci"
+
+    @property
+    def authority(self) -> str:
+        """The in-cluster authority (what workers pull from and list as insecure)."""
+        return k8s_fixtures.registry_authority(self.backend.namespace)
+
+    def ref(self, repository_tag: str) -> str:
+        """`oci://127.0.0.1:<forwarded>/<repo:tag>`: where host-side pushes go."""
+        if self.forward is None:
+            raise RuntimeError("the kind registry is not running")
+        return f"oci://{self.forward.url().removeprefix('http://')}/{repository_tag}"
+
+
+# -- the worker ------------------------------------------------------------------------------
+
+
+@dataclass
+class KindWorker:
+    """The worker pod of one revision (implements `RunningWorker` over kubectl)."""
+
+    backend: KindBackend
+    env_id: str
+    revision_id: str
+    expect_exit: bool = False
+    forward: PortForward | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def deployment(self) -> str:
+        return naming.worker_name(self.revision_id)
+
+    @property
+    def selector(self) -> str:
+        return f"greentic.ai/revision={self.revision_id}"
+
+    def pod(self) -> Mapping[str, Any] | None:
+        result = self.backend.kubectl(
+            *pods_cmd((), self.backend.namespace, self.selector), check=False
+        )
+        return newest_pod(json.loads(result.stdout)) if result.ok else None
+
+    def state(self) -> ContainerState | None:
+        pod = self.pod()
+        return container_state(pod) if pod is not None else None
+
+    @property
+    def base_url(self) -> str:
+        if self.forward is None:
+            pf = self.backend.port_forward(self.selector, 8080, quick=self.expect_exit)
+            try:
+                pf.start()
+            except PortForwardError:
+                return UNREACHABLE
+            self.forward = pf
+            self.backend.on_close(pf.stop)
+        return self.forward.url()
+
+    def exit_code(self) -> int | None:
+        state = self.state()
+        return exited_code(state) if state is not None else None
+
+    def _logs(self, *, previous: bool) -> str:
+        pod = self.pod()
+        if pod is None:
+            return ""
+        argv = logs_cmd((), self.backend.namespace, pod["metadata"]["name"], previous=previous)
+        result = self.backend.kubectl(*argv, check=False)
+        return result.stdout if result.ok else ""
+
+    def stdout(self) -> str:
+        """The current (or last) container's log: stdout and stderr merged, as kubelet keeps."""
+        return self._logs(previous=False)
+
+    def stderr(self) -> str:
+        """`kubectl logs --previous` (where a crash loop's refusal is) then the current log."""
+        return self._logs(previous=True) + self._logs(previous=False)
+
+    def logs(self) -> str:
+        return self.stderr()
+
+    def crash_loop_reason(self) -> str | None:
+        """`CrashLoopBackOff` while kubelet backs off restarting the worker (kind only)."""
+        state = self.state()
+        return state.waiting_reason if state is not None else None
+
+    def wait_started(self, deadline_s: float) -> ContainerState:
+        """Until the worker container has run at least once (its init containers are done)."""
+
+        def started() -> ContainerState | None:
+            state = self.state()
+            ran = state is not None and (state.running or state.last_exit_code is not None)
+            return state if ran else None
+
+        return waits.Poll(
+            what=f"worker pod `{self.selector}` to start its container",
+            attempt=started,
+            timing=self._timing(deadline_s),
+            hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
+            status=lambda: str(self.state()),
+        ).run()
+
+    def _timing(self, deadline_s: float) -> waits.Timing:
+        return waits.Timing(
+            timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep
+        )
+
+    def wait_banner(self, regex: str, deadline_s: float) -> re.Match[str]:
+        return waits.until_log(
+            self,
+            regex,
+            text=self.stdout,
+            timing=waits.Timing(
+                timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep
+            ),
+            hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
+        ).wait()
+
+    def wait_exited(self, deadline_s: float) -> int:
+        return waits.until_exit(
+            self,
+            timing=waits.Timing(
+                timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep
+            ),
+        ).wait()
+
+    def env_file(self, rel: str) -> bytes | None:
+        """A file of the pod's own store via `kubectl exec cat`; None if absent or unreachable."""
+        pod = self.pod()
+        if pod is None:
+            return None
+        path = f"/var/greentic/.greentic/environments/{self.env_id}/{rel}"
+        name = pod["metadata"]["name"]
+        argv = [
+            "-n",
+            self.backend.namespace,
+            "exec",
+            name,
+            "-c",
+            WORKER_CONTAINER,
+            "--",
+            "cat",
+            path,
+        ]
+        result = self.backend.kubectl(*argv, check=False)
+        return result.stdout.encode() if result.ok else None
+
+    def stop(self) -> int | None:
+        """Scale the worker Deployment to 0 and wait for its pods to go (exit code unknown)."""
+        ns = self.backend.namespace
+        self.backend.kubectl("-n", ns, "scale", f"deployment/{self.deployment}", "--replicas=0")
+        self.backend.kubectl(
+            "-n",
+            ns,
+            "wait",
+            "pods",
+            "-l",
+            self.selector,
+            "--for=delete",
+            "--timeout=60s",
+            check=False,
+        )
+        if self.forward is not None:
+            self.forward.stop()
+            self.forward = None
+        return None
+
+
+# -- the backend -----------------------------------------------------------------------------
+
+
+@dataclass
+class Images:
+    runtime: str
+    busybox: str
+    registry: str
+
+
+class KindBackend:
+    """Workers as pods on kind (implements `WorkerBackend`)."""
+
+    track = "kind"
+
+    def __init__(
+        self,
+        *,
+        runner: Runner | None = None,
+        cluster: KindCluster | None = None,
+        images: Images | None = None,
+        env_id: str = ENV_ID,
+        require: Callable[[str], object] = preflight.require,
+    ) -> None:
+        require("kind")  # stops here, one line per miss, before anything is built or created
+        self.runner = runner or SubprocessRunner()
+        if images is None:
+            from harness import images as builder
+
+            built = builder.ensure_all()
+            images = Images(runtime=built.runtime, busybox=built.busybox, registry=built.registry)
+        self.images = images
+        self.cluster = cluster or session_cluster(
+            runner=self.runner, registry_image=images.registry
+        )
+        load_once(self.cluster, [images.runtime, images.busybox, images.registry])
+        self.env_id = env_id
+        self.namespace = naming.namespace_for_env(env_id)
+        self.ctx: ScenarioContext | None = None
+        self.insecure: list[str] = []
+        self._closers: list[Callable[[], None]] = []
+        self._ready_ns = False
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT_S,
+    ) -> Completed:
+        result = self.runner.run(self.cluster.kubectl_argv(*args), timeout=timeout, input=input)
+        return must(result) if check else result
+
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        self.ensure_namespace()
+        self.cluster.apply(objects)
+
+    def rollout(self, deployment: str, timeout_s: int = ROLLOUT_TIMEOUT_S) -> Completed:
+        return self.kubectl(
+            *rollout_status_cmd((), self.namespace, deployment, timeout_s), timeout=timeout_s + 30
+        )
+
+    def port_forward(self, selector: str, port: int, *, quick: bool = False) -> PortForward:
+        return PortForward(
+            self.cluster.kubectl_argv(),
+            self.namespace,
+            selector,
+            port,
+            runner=self.runner,
+            start_timeout=10.0 if quick else 60.0,
+        )
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._closers.append(fn)
+
+    def bind(self, ctx: ScenarioContext) -> None:
+        """Tie this backend to one run: its artifacts on failure, its cleanup at the end."""
+        if self.ctx is ctx:
+            return
+        self.ctx = ctx
+        ctx.stack.push(self._exit)
+
+    def _exit(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        for fn in reversed(self._closers):
+            fn()
+        if self.ctx is not None:
+            dest = self.ctx.artifacts.dir / "kind"
+            self.cluster.collect_artifacts(
+                dest, namespaces=[self.namespace], node_logs=exc is not None
+            )
+        return False
+
+    def ensure_namespace(self) -> None:
+        """A fresh `gtc-<env>` per run: the previous run's objects are deleted first."""
+        if self._ready_ns:
+            return
+        self.kubectl(*reset_namespace_cmd((), self.namespace), timeout=240)
+        self.kubectl("create", "namespace", self.namespace)
+        self.cluster.apply(k8s_fixtures.fixture_policies(self.namespace, self.env_id))
+        self._ready_ns = True
+
+    def _check_env(self, env_id: str) -> None:
+        if env_id != self.env_id:
+            raise KindTrackError(
+                f"the kind track runs env `{self.env_id}` (namespace {self.namespace}); "
+                f"this scenario asked for `{env_id}`\nHint: run it with --track docker or host"
+            )
+
+    # -- WorkerBackend -----------------------------------------------------------------------
+
+    def serve_bundles(self, ctx: ScenarioContext, directory: Path) -> KindDistributor:
+        self.bind(ctx)
+        return KindDistributor(self)
+
+    def registry(self, ctx: ScenarioContext) -> KindRegistry:
+        self.bind(ctx)
+        self.apply(k8s_fixtures.oci_registry(self.namespace, image=self.images.registry))
+        self.rollout(k8s_fixtures.OCI_REGISTRY)
+        selector = f"app.kubernetes.io/name={k8s_fixtures.OCI_REGISTRY}"
+        forward = self.port_forward(selector, k8s_fixtures.OCI_PORT)
+        forward.start()
+        self.on_close(forward.stop)
+        return KindRegistry(self, forward)
+
+    def authority_for(self, source: KindDistributor | KindRegistry) -> str:
+        return source.authority
+
+    def bundle_uri_for(self, source: KindDistributor | KindRegistry, name: str) -> str:
+        return f"{source.scheme}://{self.authority_for(source)}/{name.lstrip('/')}"
+
+    def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
+        """Bind the deployer to the loaded image, then `gtc op env reconcile` into the cluster."""
+        self.bind(ctx)
+        self._check_env(env_id)
+        self.ensure_namespace()
+        cli = Gtc(
+            ctx.store_root,
+            env=self.cluster.kube_env(operator_env(ctx.work_dir)),
+            artifacts=ctx.artifacts,
+            timeout_s=RECONCILE_TIMEOUT_S,
+        )
+        answers = ctx.artifacts.write_json(
+            "answers/kind-deployer.json", deployer_answers(self.images.runtime, self.insecure)
+        )
+        cli.op(
+            "env-packs", "add", f"environment_id={env_id}", "slot=deployer", f"kind={K8S_DEPLOYER}",
+            "pack_ref=builtin", f"answers_ref={answers}",
+        )  # fmt: skip
+        result: dict[str, Any] = cli.op(*reconcile_args(env_id, self.cluster.context))
+        ctx.artifacts.append_json("kind-reconcile.jsonl", result)
+        return result
+
+    def start(
+        self,
+        ctx: ScenarioContext,
+        env_id: str,
+        *,
+        pod: str = "worker",
+        env: dict[str, str] | None = None,
+        expect_exit: bool = False,
+    ) -> KindWorker:
+        """Reconcile, then wait for the routed revision's worker (unless it must fail)."""
+        extra = dict(env or {})
+        if INSECURE_ENV in extra:
+            self.insecure = [a for a in extra.pop(INSECURE_ENV).split(",") if a]
+        if extra:
+            raise KindTrackError(
+                f"the kind track cannot inject {', '.join(sorted(extra))} into rendered pods"
+                "\nHint: run this scenario with --track host"
+            )
+        self.reconcile(ctx, env_id)
+        doc = json.loads((ctx.store_root / env_id / "environment.json").read_text())
+        worker = KindWorker(self, env_id, routed_revision(doc), expect_exit=expect_exit)
+        if expect_exit:
+            worker.wait_started(ROLLOUT_TIMEOUT_S)  # scheduling and init containers are not boot
+        else:
+            self.rollout(worker.deployment)
+        return worker
+
+
+# -- demo verbs (kind-up / kind-down) --------------------------------------------------------
+
+
+def demo_cluster_name() -> str:
+    """The kept cluster the demo verbs share: `$GTC_KIND_CLUSTER`, else `gtc-demo`."""
+    return os.environ.get(CLUSTER_ENV) or DEMO_CLUSTER
+
+
+def use_demo_cluster() -> str:
+    """Make this process's kind scenarios run on the demo cluster (created if absent, kept)."""
+    os.environ.setdefault(CLUSTER_ENV, DEMO_CLUSTER)
+    return os.environ[CLUSTER_ENV]
+
+
+def demo_preflight(out: Callable[[str], None]) -> bool:
+    """The kind verbs' gate: True when docker, kind and kubectl are there, else print one
+    line per miss (with its fix) and the `--track docker` way out, and return False."""
+    try:
+        preflight.require("kind")
+    except preflight.PreflightFailed as exc:
+        for finding in exc.failed:
+            out(finding.line())
+        out(f"next: {exc.hint}")
+        return False
+    return True
+
+
+def kind_up(out: Callable[[str], None], *, runner: Runner | None = None) -> int:
+    """Create (or adopt) the demo cluster with its local registry and load today's images."""
+    if not demo_preflight(out):
+        return 1
+    from harness import images as builder
+
+    out("building the runtime, busybox and registry images (content-hash tags; cached)")
+    built = builder.ensure_all()
+    name = use_demo_cluster()
+    cluster = KindCluster(
+        name,
+        run_id=name,
+        workdir=Path(tempfile.gettempdir()) / "greentic-kind",
+        registry_image=built.registry,
+        keep=True,
+        reuse=True,
+        runner=runner or SubprocessRunner(),
+    )
+    out(f"creating kind cluster `{name}` (node image pinned by digest) unless it exists")
+    cluster.create()
+    for tag in (built.runtime, built.busybox, built.registry):
+        out(f"kind load docker-image {tag}")
+        cluster.load_image(tag)
+    out(f"cluster `{name}` is up: kubectl --context {cluster.context} get nodes")
+    out("next: python demo.py kind-serve   (then kind-pull, prune; kind-down deletes it)")
+    return 0
+
+
+def kind_down(out: Callable[[str], None], *, runner: Runner | None = None) -> int:
+    """Delete the demo cluster and its registry container (fine when already gone)."""
+    if not demo_preflight(out):
+        return 1
+    name = demo_cluster_name()
+    cluster = KindCluster(
+        name, run_id=name, workdir=Path(tempfile.gettempdir()), runner=runner or SubprocessRunner()
+    )
+    if not cluster.exists():
+        out(f"no kind cluster `{name}`; nothing to delete")
+        cluster.delete()  # its registry container may still be there
+        return 0
+    cluster.delete()
+    out(f"deleted kind cluster `{name}` and its registry")
+    return 0

@@ -1,0 +1,360 @@
+"""The real `greentic-start` as a subprocess: cold boot with a pull, replies, refusals, shutdown.
+
+Each test authors a store holding only environment.json (as a pod receives it), serves the
+fixture bundles from a loopback HTTP server on a free port, and runs the console script with
+PORT=0 so tests run in parallel. No timing assertions: deadlines only bound the waits.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from greentic.spec.environment import (
+    BundleDeployment,
+    Environment,
+    HostConfig,
+    Revision,
+    RouteBinding,
+    TrafficEntry,
+    TrafficSplit,
+)
+from greentic.store import ids
+from greentic.store.envstore import Store
+from greentic.store.layout import pack_list_lock_ref
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures" / "bundles"
+DIGESTS: dict[str, str] = json.loads((FIXTURES / "digests.json").read_text())
+GREENTIC_START = str(Path(sys.executable).parent / "greentic-start")
+NOW = "2026-01-01T00:00:00.000000Z"
+BANNER = re.compile(
+    r"^serving (\d+) revision\(s\) for env `local` across (\d+) deployment\(s\) on (http://\S+)$"
+)
+PROBES_ONLY = re.compile(
+    r"^no bundles attached to env `local` — serving probes only on (http://\S+) "
+    r"\(attach a bundle with `gtc op bundles add`\)$"
+)
+REFUSAL = (
+    "pulled bundle digest `{got}` does not match revision `{rev}`'s pinned `{pinned}`; "
+    "refusing to serve unpinned bytes"
+)
+DEADLINE_S = 20.0
+
+
+def author(store_root: Path, bundle: str | None, *, uri: str = "", digest: str = "") -> str:
+    """Env `local` with environment.json only; one `/` deployment of `bundle` at 100%."""
+    env = Environment(environment_id="local", name="local", host_config=HostConfig(env_id="local"))
+    rev_id = ""
+    if bundle is not None:
+        dep_id, rev_id = ids.new_ulid(), ids.new_ulid()
+        env.bundles.append(
+            BundleDeployment(
+                deployment_id=dep_id,
+                env_id="local",
+                bundle_id=bundle,
+                customer_id="local-dev",
+                created_at=NOW,
+                route_binding=RouteBinding(path_prefixes=["/"]),
+            )
+        )
+        env.revisions.append(
+            Revision(
+                revision_id=rev_id,
+                env_id="local",
+                bundle_id=bundle,
+                deployment_id=dep_id,
+                sequence=1,
+                created_at=NOW,
+                bundle_digest=digest or DIGESTS[f"{bundle}.gtbundle"],
+                bundle_source_uri=uri,
+                pack_list_lock_ref=pack_list_lock_ref(rev_id),
+                lifecycle="ready",
+            )
+        )
+        env.traffic_splits.append(
+            TrafficSplit(
+                env_id="local",
+                deployment_id=dep_id,
+                bundle_id=bundle,
+                entries=[TrafficEntry(revision_id=rev_id, weight_bps=10000)],
+                updated_at=NOW,
+                idempotency_key="it",
+            )
+        )
+    store = Store(store_root)
+    with store.create(env, verb="test"):
+        pass
+    paths = store.paths("local")
+    for leftover in (paths.runtime_config, paths.audit, paths.dir / ".lock"):
+        leftover.unlink(missing_ok=True)
+    return rev_id
+
+
+class Distributor:
+    """The fixtures dir over loopback HTTP, counting GETs per path."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        hits = self.hits
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits[self.path] += 1
+                super().do_GET()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        handler = functools.partial(Handler, directory=str(FIXTURES))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def distributor() -> Iterator[Distributor]:
+    d = Distributor()
+    yield d
+    d.close()
+
+
+class Worker:
+    """A `greentic-start start --env local` subprocess whose stdout is read line by line."""
+
+    def __init__(self, store_root: Path, *, port: int = 0) -> None:
+        environ = {
+            **os.environ,
+            "PORT": str(port),
+            "GREENTIC_GATEWAY_LISTEN_ADDR": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        environ.pop("GREENTIC_ENV", None)
+        self.store_root = store_root
+        self.proc = subprocess.Popen(
+            [GREENTIC_START, "start", "--env", "local", "--store-root", str(store_root)],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def next_line(self, deadline: float) -> str | None:
+        """The next stdout line, or None at EOF; fails the test at the deadline."""
+        try:
+            line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"no stdout line within the deadline; seen: {self.stdout}")
+        if line is not None:
+            self.stdout.append(line)
+        return line
+
+    def banner(self) -> str:
+        line = self.next_line(time.monotonic() + DEADLINE_S)
+        if line is None:
+            pytest.fail(f"worker exited {self.proc.wait()} before its banner: {self.stderr()}")
+        return line
+
+    def stderr(self) -> str:
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read()
+
+    def wait(self) -> int:
+        return self.proc.wait(timeout=DEADLINE_S)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for w in started:
+        w.kill()
+
+
+def boot(store_root: Path, workers: list[Worker]) -> tuple[Worker, str]:
+    """Start a worker and return it with its base URL (from the serving banner)."""
+    worker = Worker(store_root)
+    workers.append(worker)
+    line = worker.banner()
+    match = BANNER.match(line)
+    assert match, line
+    return worker, match.group(3)
+
+
+def stop(store_root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [GREENTIC_START, "stop", "--env", "local", "--store-root", str(store_root)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        check=False,
+    )
+
+
+def test_cold_boot_pulls_over_http_and_answers(
+    store_root: Path, distributor: Distributor, workers: list[Worker]
+) -> None:
+    author(store_root, "webchat-bot", uri=f"{distributor.base}/webchat-bot.gtbundle")
+    worker, url = boot(store_root, workers)
+    assert BANNER.match(worker.stdout[0]).groups()[:2] == ("1", "1")  # type: ignore[union-attr]
+    assert distributor.hits["/webchat-bot.gtbundle"] == 1
+    assert httpx.get(f"{url}/healthz").text == "ok"
+    status = httpx.get(f"{url}/status").json()
+    assert status == {
+        "schema": "greentic.status.v1",
+        "env_id": "local",
+        "listen_addr": url.removeprefix("http://"),
+        "bundles_active": 1,
+        "deployments_routed": 1,
+        "revisions_active": 1,
+    }
+    reply = httpx.post(f"{url}/", json={"text": "hi"})
+    assert reply.status_code == 200
+    assert reply.json() == [
+        {
+            "kind": {"kind": "custom", "action": "response"},
+            "tenant": "tenant-default",
+            "payload": {"text": "Hello from webchat-bot! You said: hi"},
+        }
+    ]
+    chat = httpx.get(f"{url}/chat")
+    assert chat.status_code == 200 and "/workers/invoke" in chat.text
+
+    result = stop(store_root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("stopped greentic-start (pid ")
+    assert worker.wait() == 0
+    while worker.next_line(time.monotonic() + DEADLINE_S) is not None:
+        pass
+    assert "received SIGTERM; finishing in-flight requests, then exiting" in worker.stdout
+    env_dir = store_root / "local"
+    assert not (env_dir / "state" / "pids" / "worker.json").exists()
+    log = (env_dir / "logs" / "system.log").read_text().splitlines()
+    assert any("materialized 1 revision(s) from bundle sources" in ln for ln in log)
+    assert all(
+        re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARN|ERROR) ", ln) for ln in log
+    )
+
+
+def test_perf_smoke_failure_shapes(store_root: Path, workers: list[Worker]) -> None:
+    author(store_root, "perf-smoke", uri=(FIXTURES / "perf-smoke.gtbundle").as_uri())
+    _worker, url = boot(store_root, workers)
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    sessioned = httpx.post(f"{url}/", json={"text": "hi"})
+    assert sessioned.status_code == 200
+    [reply] = sessioned.json()
+    assert reply["payload"]["metadata"] == {
+        "error_kind": "flow_execution_failed",
+        "error_message": "flow main has no start node",
+        "flow_id": "main",
+    }
+    assert reply["payload"]["text"] == (
+        "Sorry — something went wrong while handling that. Please try again."
+    )
+    unsessioned = httpx.post(f"{url}/", json={"ping": 1})
+    assert (unsessioned.status_code, unsessioned.text) == (500, "flow execution failed")
+
+
+def test_digest_mismatch_fails_closed(
+    store_root: Path, distributor: Distributor, workers: list[Worker]
+) -> None:
+    tampered = f"{distributor.base}/perf-smoke.gtbundle"  # wrong bytes for a webchat pin
+    rev = author(store_root, "webchat-bot", uri=tampered)
+    worker = Worker(store_root)
+    workers.append(worker)
+    assert worker.wait() != 0
+    err = worker.stderr()
+    expected = REFUSAL.format(
+        got=DIGESTS["perf-smoke.gtbundle"], rev=rev, pinned=DIGESTS["webchat-bot.gtbundle"]
+    )
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert worker.next_line(time.monotonic() + DEADLINE_S) is None  # never printed a banner
+    env_dir = store_root / "local"
+    assert not (env_dir / "runtime-config.json").exists()
+    assert not (env_dir / "revisions" / rev).exists()
+
+
+def test_no_bundles_serves_probes_only(store_root: Path, workers: list[Worker]) -> None:
+    author(store_root, None)
+    worker = Worker(store_root)
+    workers.append(worker)
+    match = PROBES_ONLY.match(worker.banner())
+    assert match, worker.stdout
+    url = match.group(1)
+    assert httpx.get(f"{url}/readyz").text == "ok"
+    r = httpx.post(f"{url}/", json={"text": "hi"})
+    assert (r.status_code, r.text) == (404, "no deployment is bound to this host and path")
+    worker.proc.send_signal(signal.SIGINT)
+    assert worker.wait() == 0
+
+
+def test_sigterm_lets_an_in_flight_request_finish(store_root: Path, workers: list[Worker]) -> None:
+    author(store_root, "webchat-bot", uri=(FIXTURES / "webchat-bot.gtbundle").as_uri())
+    worker, url = boot(store_root, workers)
+    host, port = url.removeprefix("http://").split(":")
+    body = b'{"text":"slow"}'
+    with socket.create_connection((host, int(port)), timeout=DEADLINE_S) as conn:
+        head = f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+        time.sleep(0.2)  # let the worker start the request before the signal
+        worker.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # the worker is now draining, with our request still open
+        assert worker.proc.poll() is None
+        conn.sendall(body[5:])
+        response = b""
+        while chunk := conn.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert b"Hello from webchat-bot! You said: slow" in response
+    assert worker.wait() == 0
+
+
+def test_port_in_use_is_one_clear_error(store_root: Path, workers: list[Worker]) -> None:
+    author(store_root, None)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        worker = Worker(store_root, port=port)
+        workers.append(worker)
+        assert worker.wait() == 1
+        err = worker.stderr()
+    assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in err
+    assert "PORT=" in err
+    assert "Traceback" not in err
