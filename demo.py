@@ -177,6 +177,12 @@ def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> Scena
     except HarnessError as exc:
         print(f"{red('✗')} {cause_and_next(str(exc), None)}")
         return None
+    if track == "kind":  # stop at the preflight: one line per miss, then `--track docker`
+        from harness.tracks import kind as kind_track
+
+        kind_track.use_demo_cluster()  # kind-up's kept cluster (created here when absent)
+        if not kind_track.demo_preflight(lambda line: print(f"{red('✗')} {line}")):
+            return None
     print(bold(f"{name} [{label}]") + dim(f"  {scenarios.summary(module)}"), flush=True)
     try:
         result = runner.execute(
@@ -251,11 +257,34 @@ def verb_list(opts: Options) -> int:
     return 0
 
 
+def verb_kind_up(opts: Options) -> int:
+    """Create (or adopt) the kept kind cluster with its local registry; load the images."""
+    from harness.tracks import kind as kind_track
+
+    return kind_track.kind_up(print)
+
+
+def verb_kind_down(opts: Options) -> int:
+    from harness.tracks import kind as kind_track
+
+    return kind_track.kind_down(print)
+
+
+def verb_doctor(opts: Options) -> int:
+    from harness import preflight
+    from harness.tracks import kind as kind_track
+
+    return preflight.doctor_verb(print, cluster=kind_track.demo_cluster_name())
+
+
 # verb → (handler, one-line help). Other tracks add rows (kind-up, kind-down, doctor, prune…).
 COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
     "host-pull": (verb_host_pull, "pull, verify and serve on the host; leaves the worker serving"),
     "host-stop": (verb_host_stop, "stop the worker host-pull left running"),
     "list": (verb_list, "list scenarios, their tracks and the other verbs"),
+    "kind-up": (verb_kind_up, "create the kind cluster (local registry) and load the images"),
+    "kind-down": (verb_kind_down, "delete the kind cluster kind-up created"),
+    "doctor": (verb_doctor, "preflight: python deps, docker, kind/kubectl, context, pod network"),
 }
 
 # verbs SPEC §9 names that this checkout does not have yet → what they will do.

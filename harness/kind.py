@@ -24,7 +24,9 @@ from harness import ports
 from harness.errors import HarnessError
 
 # -- pins ------------------------------------------------------------------------------------
-# kind v0.29.0 and the node image built for it (its release notes list images by digest).
+# kind v0.29.0 and the node image its release notes list for Kubernetes 1.33 (by digest). The
+# checksum and digest were taken from several independent public repos that pin this release;
+# they were not fetched from the release page here (kind.yml's `sha256sum -c` is the check).
 # kindnet enforces NetworkPolicy since kind v0.24, which the kind track relies on (seeds/001 §07).
 KIND_VERSION = "v0.29.0"
 KIND_SHA256 = {
@@ -450,7 +452,6 @@ class KindCluster:
     reuse: bool = False
     runner: Runner = field(default_factory=SubprocessRunner)
     registry_port: int | None = None
-    created: bool = field(default=False, init=False)
 
     @property
     def context(self) -> str:
@@ -482,7 +483,6 @@ class KindCluster:
                     self.registry, self.registry_image, self.registry_port, run_id=self.run_id
                 )
             )
-        self.created = True
         self._must(
             kind_create_cmd(self.name, self.node_image, config_path, kubeconfig=self.kubeconfig),
             timeout=CREATE_TIMEOUT_S,
@@ -509,7 +509,6 @@ class KindCluster:
             kind_delete_cmd(self.name, kubeconfig=self.kubeconfig), timeout=CREATE_TIMEOUT_S
         )
         self.runner.run(docker_rm_cmd(self.registry), timeout=COMMAND_TIMEOUT_S)
-        self.created = False
 
     def __enter__(self) -> KindCluster:
         try:

@@ -175,7 +175,7 @@ def write_zip(dest: BinaryIO, entries: Iterable[Entry]) -> None:
                 zf.writestr(_zipinfo(entry.name, len(entry.data)), entry.data)
             elif entry.source is not None:
                 info = _zipinfo(entry.name, entry.source.stat().st_size)
-                with open(entry.source, "rb") as src, zf.open(info, "w", force_zip64=True) as out:
+                with open(entry.source, "rb") as src, zf.open(info, "w") as out:
                     while chunk := src.read(CHUNK):
                         out.write(chunk)
             else:

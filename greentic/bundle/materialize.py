@@ -276,11 +276,11 @@ def _materialize(
     trusted_keys: Sequence[TrustKey] | None,
     limits: Limits,
 ) -> MaterializedRevision:
+    rev = _revision(env, revision_id)  # first: only a known revision id becomes a path
     final = paths.revision_dir(revision_id)
     partial, aside = _siblings(final)
     _recover_one(final)
     _step("recovered")
-    rev = _revision(env, revision_id)
     before = rev.model_copy(deep=True)
     swapped = False
     try:

@@ -1,9 +1,8 @@
 """`greentic-start start|stop --env <id>`: the worker's console script (SPEC §7).
 
-`main` is the `greentic-start` entry point (a first argument that is not a subcommand means
-`start`, so `greentic-start --env x` works as upstream); `start` is also mounted by `gtc` as
-`gtc start`. Only argument parsing and error printing live here; `greentic.worker.process`
-does the work, imported lazily so cold boot pays only for what it uses. A user error is one
+`main` is the entry point (`greentic-start --env x` means `start --env x`, as upstream);
+`start` is also mounted as `gtc start`. Parsing and error lines only: the work is in
+`greentic.worker.process`, imported lazily for a fast cold boot. A user error is one
 `error: <kind>: <message>` line on stderr and exit 1, never a traceback.
 """
 

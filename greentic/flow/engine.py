@@ -1,12 +1,10 @@
-"""Run a compiled flow with the built-in ops (SPEC §5, reference bundle §3.3).
+"""Run a compiled flow with the built-in ops (SPEC §5, reference bundle §3.3); called per request.
 
-Per node: render its payload against `{entry, in, prev, node, state}`, run the op, record the
-output, follow the first route whose condition holds (none = finish). Ops: `emit.response`
-(reply item), `emit.log` (log item, not a reply), `templating.text` (→ `{text}`), `state.get`,
-`state.set` (the caller's state mapping) and `flow.call` (a sub-flow; its output is the node's
-payload). Output: the emitted items plus the last payload (a list is flattened, null skipped),
-or the last payload alone when nothing was emitted. Steps are bounded, so a routing loop fails
-instead of hanging. Called by the worker once per request.
+Per node: render the payload against `{entry, in, prev, node, state}`, run the op, follow the
+first route whose condition holds (none = finish). Ops: `emit.response` (a reply item),
+`emit.log` (a log item), `templating.text`, `state.get/set`, `flow.call`. Output: emitted items
+plus the last payload (lists flattened, null skipped), or the last payload alone. Steps are
+bounded, so a routing loop fails instead of hanging.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ MAX_STEPS = 1000
 MAX_DEPTH = 8
 OK = "ok"
 
-FlowResolver = Callable[[str], "Flow | None"]
+FlowResolver = Callable[[str], Flow | None]
 
 
 class FlowFailed(Exception):

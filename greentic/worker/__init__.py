@@ -1,8 +1,6 @@
 """The worker runtime behind `greentic-start start --env <id>` (SPEC §7).
 
-`boot` loads the env store, pulls routed revisions when runtime-config is empty, and
-`activation` projects runtime-config + loaded packs into a routing table; `routing` picks the
-deployment and revision of a request; `ingress` and `invoke` shape activities and replies;
-`app` is the ASGI surface; `server` binds listeners and serves until SIGTERM; `process` runs the
-whole sequence for the CLI. Callers import modules, not names.
+`boot` (env store, pull, activation) → `activation` (routing table) → `routing`, `ingress`,
+`invoke` (requests and replies) → `app` (ASGI) → `server` (listeners, signals). `process` runs
+the sequence for the CLI. Callers import modules, not names.
 """

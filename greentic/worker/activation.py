@@ -1,10 +1,9 @@
 """Project runtime-config + loaded packs into the active routing table (reference worker §2.4).
 
-For each runtime-config block with weight > 0: its deployment must exist in environment.json,
-be `active` and be bound to the same bundle, and its revision must have at least one pack.
-Every flow is compiled now, so a broken pack fails the boot instead of a request. The entry
-flow of a revision is, in its first pack with flows: the flow `default`, else the first
-`messaging` flow, else the first flow. Pure; `boot` loads the packs and calls `activate`.
+Each block with weight > 0 needs an `active` deployment bound to the same bundle and at least
+one pack; every flow is compiled now, so a broken pack fails the boot, not a request. Entry
+flow: in the first pack with flows, `default`, else the first `messaging` flow, else the first.
+Pure; `boot` loads the packs and calls `activate`.
 """
 
 from __future__ import annotations
@@ -138,9 +137,7 @@ def entry_flow_id(packs: Sequence[PackLike]) -> str | None:
     return None
 
 
-def compile_revision(
-    block: RuntimeRevision, packs: Sequence[PackLike], weight_bps: int
-) -> ActiveRevision:
+def compile_revision(block: RuntimeRevision, packs: Sequence[PackLike]) -> ActiveRevision:
     """Compile every flow of a revision's packs (the first pack wins a duplicate flow id)."""
     if not packs:
         raise SpecError(f"revision `{block.revision_id}` resolved to no pinned packs")
@@ -153,7 +150,7 @@ def compile_revision(
         revision_id=block.revision_id,
         deployment_id=block.deployment_id,
         bundle_id=block.bundle_id,
-        weight_bps=weight_bps,
+        weight_bps=block.weight_bps,
         pack_ids=tuple(p.pack_id for p in packs),
         flows=flows,
         entry_flow=entry_flow_id(packs),
@@ -191,7 +188,7 @@ def activate(
     grouped: dict[str, tuple[BundleDeployment, list[ActiveRevision]]] = {}
     for block in routed_blocks(rc):
         dep = check_block(env, block)
-        revision = compile_revision(block, packs.get(block.revision_id, ()), block.weight_bps)
+        revision = compile_revision(block, packs.get(block.revision_id, ()))
         grouped.setdefault(dep.deployment_id, (dep, []))[1].append(revision)
     deployments = tuple(
         ActiveDeployment(route=route_for(dep), revisions=tuple(revs))

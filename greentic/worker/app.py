@@ -1,16 +1,14 @@
 """The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
 
-Pipeline, in order: probes (`/livez /readyz /healthz /health` → `ok`, `/status` JSON) on any
-method; `/chat` (GET, when the GUI is on and the peer is loopback on a trusted listener; else
-it falls through to routing); `/workers/invoke` (POST, trusted loopback only); then the route
-binding (404), the 1 MiB body cap (413), the revision pick, POST only (405), and the flow run.
-Responses are starlette `Response`s; the request handling is one catch-all coroutine, which
-keeps the per-request cost close to bare uvicorn. Built by `process`; tested through
-`httpx.ASGITransport` (its peer is 127.0.0.1; pass `client=` to test a remote one).
+Order: probes and `/status` (any method); `/chat` (trusted loopback GET, else falls through);
+`/workers/invoke` (trusted loopback POST); route binding (404), 1 MiB cap (413), revision pick,
+POST only (405), flow run. One catch-all coroutine answering starlette `Response`s keeps the
+per-request cost near bare uvicorn. Built by `process`; tested through `httpx.ASGITransport`.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -23,6 +21,7 @@ from typing import Any
 from starlette.responses import Response
 
 from greentic.flow import engine
+from greentic.spec import schemas
 from greentic.worker import ingress, invoke, routing
 from greentic.worker.activation import Activation, ActiveRevision
 from greentic.worker.listeners import Listener, is_loopback
@@ -79,7 +78,7 @@ class Runtime:
         """The `greentic.status.v1` document."""
         a = self.activation
         return {
-            "schema": "greentic.status.v1",
+            "schema": schemas.STATUS,
             "env_id": self.env_id,
             "listen_addr": self.listen_addr,
             "bundles_active": a.bundles_active,
@@ -115,17 +114,14 @@ def json_response(doc: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
+@functools.cache
 def chat_page() -> bytes:
     """The webchat console page (read once from the package)."""
-    global _CHAT_PAGE
-    if _CHAT_PAGE is None:
-        from importlib.resources import files
+    from importlib.resources import files
 
-        _CHAT_PAGE = files("greentic.worker").joinpath("static/chat.html").read_bytes()
-    return _CHAT_PAGE
+    return files("greentic.worker").joinpath("static/chat.html").read_bytes()
 
 
-_CHAT_PAGE: bytes | None = None
 _ID_PREFIX = os.urandom(6).hex()  # message ids: unique per process, cheap per request
 _MESSAGE_SEQ = itertools.count(1)
 

@@ -1,13 +1,9 @@
-"""The boot seam: env store → (pull when runtime-config is empty) → activation (SPEC §7 1-5).
+"""The boot seam (SPEC §7 steps 1-5): env store → pull when runtime-config is empty → activate.
 
-1. environment.json must exist and validate (a clear error names the path otherwise);
-2. when runtime-config has no revisions, every ROUTED revision (weight > 0) that carries a
-   `bundle_source_uri` is fetched to a temp dir and materialized (digest-gated by
-   `greentic.bundle.materialize`), in `environment.revisions` order;
-3. any pull failure fails closed: runtime-config.json is deleted (the next boot pulls again),
-   earlier revisions are left as materialize left them, and the error propagates;
-4. runtime-config is re-loaded and each routed revision's packs are loaded and activated.
-Called by `greentic.worker.process`; fetch/materialize are injectable for unit tests.
+environment.json must exist and validate. With no runtime-config revisions, every ROUTED
+revision with a `bundle_source_uri` is fetched and materialized (digest-gated) in
+`environment.revisions` order; any failure deletes runtime-config.json (fail closed) and
+propagates. Then each routed revision's packs are loaded and activated. Called by `process`.
 """
 
 from __future__ import annotations

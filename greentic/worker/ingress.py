@@ -1,16 +1,10 @@
-"""What a generic POST means to a flow, and what the flow's outcome means to HTTP (SPEC §5).
+"""What a generic POST means to a flow, and what its outcome means to HTTP (SPEC §5); pure.
 
-Activity: a JSON body with a string `text` is a message; any other body (or none) is a custom
-`http.request` activity whose payload is the body. Identity (`x-greentic-user` / body `user`,
-`x-greentic-session` / body `session`, `x-greentic-messaging-endpoint-id`) is honoured only
-from loopback-trusted callers (reference worker §4.2 step 8).
-
-Sessioned: a request is sessioned when a trusted caller names a session, or when it is a
-message, for which the host derives the session id `tenant:http:default:default:<user>` as
-upstream canonicalises messaging activities. A failing flow then answers 200 with the
-`flow_execution_failed` reply (SPEC §5); a custom activity without a session answers 500
-`flow execution failed`. So `curl -d '{"text":"hi"}'` gets the 200 failure reply of seeds/001,
-and a bare `{}` or empty POST gets the 500. Pure; called by the app.
+A JSON body with a string `text` is a message; anything else is an `http.request` activity.
+Identity headers/fields count only from loopback-trusted callers. SESSIONED = a trusted caller
+names a session (`x-greentic-session` / body `session`), or the request is a message (the host
+derives `tenant:http:default:default:<user>`, as upstream canonicalises messages). A failed
+sessioned run answers 200 with the `flow_execution_failed` reply; otherwise 500.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""`POST /workers/invoke`: the HostWorkerRequest/Response shapes (reference worker §4.5).
+"""`POST /workers/invoke`: HostWorkerRequest/Response shapes (reference worker §4.5); pure.
 
-Request `{version?, tenant: {tenant_id|tenant, user_id?, …}, worker_id?, payload?,
-correlation_id?, session_id?, thread_id?}` (unknown fields ignored). A non-empty object payload
-without a string `text` is wrapped as `{"metadata": payload}` (card submits). The response
-echoes the request's ids and maps each reply item to `{kind, payload}`: `renderedCard` →
-`adaptive-card`, `text` → `text`, else `activity`. Pure; called by the app.
+Request `{version?, tenant{tenant_id|tenant, user_id?}, worker_id?, payload?, correlation_id?,
+session_id?, thread_id?}` (unknown fields ignored); an object payload without a string `text`
+becomes `{"metadata": payload}`. Reply items map to `{kind, payload}`: `renderedCard` →
+`adaptive-card`, `text` → `text`, else `activity`.
 """
 
 from __future__ import annotations

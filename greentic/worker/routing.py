@@ -1,11 +1,9 @@
-"""Pick the deployment and the revision that answer a request (reference worker §4.3, §4.4).
+"""Pick the deployment and revision of a request (reference worker §4.3, §4.4); pure.
 
-Deployment: the Host header (port stripped, lowercased) must be in the route's hosts (an empty
-list matches any host), and the longest path prefix on segment boundaries wins (`/api` matches
-`/api` and `/api/x`, never `/apix`); ties go to the first route in env order. Revision: a
-weighted pick by `weight_bps`. With a session key the pick is a hash bucket of the key, so a
-user stays pinned to one revision for as long as the weights stand, in every process, with no
-pin table; without one it is uniform. Pure; called by the app for every request.
+Deployment: Host (port stripped, lowercased) in the route's hosts (empty = any), then the
+longest path prefix on segment boundaries (`/api` matches `/api/x`, not `/apix`); ties go to
+env order. Revision: weighted by `weight_bps`; with a session key, a hash bucket of the key,
+so a user stays pinned while the weights stand, across processes, with no pin table.
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """Bind the listeners and serve the ASGI apps with uvicorn until SIGTERM/SIGINT (SPEC §7).
 
-We bind the sockets ourselves, before the banner, so a port in use is one clear error naming
-the address (with a free port to suggest) and `PORT=0` reports the port the OS picked. On
-SIGTERM or SIGINT uvicorn stops accepting, lets in-flight requests finish (up to
-GRACE_SECONDS) and returns, so the process exits 0; a second SIGINT forces the exit. Several
-listeners share one loop; each has its own app (its own console-trust flag), picked by the
-local port. Called by `greentic.worker.process`.
+We bind before the banner, so a port in use is one clear error and PORT=0 reports the real
+port. A signal stops accepting, lets in-flight requests finish (up to GRACE_SECONDS) and
+returns, so the process exits 0; a second SIGINT forces it. Several listeners share one loop,
+each with its own app (its own console-trust flag). Called by `greentic.worker.process`.
 """
 
 from __future__ import annotations

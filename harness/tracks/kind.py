@@ -386,28 +386,19 @@ class KindWorker:
         ).run()
 
     def _timing(self, deadline_s: float) -> waits.Timing:
-        return waits.Timing(
-            timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep
-        )
+        return waits.Timing(timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep)
 
     def wait_banner(self, regex: str, deadline_s: float) -> re.Match[str]:
         return waits.until_log(
             self,
             regex,
             text=self.stdout,
-            timing=waits.Timing(
-                timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep
-            ),
+            timing=self._timing(deadline_s),
             hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
         ).wait()
 
     def wait_exited(self, deadline_s: float) -> int:
-        return waits.until_exit(
-            self,
-            timing=waits.Timing(
-                timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep
-            ),
-        ).wait()
+        return waits.until_exit(self, timing=self._timing(deadline_s)).wait()
 
     def env_file(self, rel: str) -> bytes | None:
         """A file of the pod's own store via `kubectl exec cat`; None if absent or unreachable."""

@@ -7,8 +7,6 @@ PORT=0 so tests run in parallel. No timing assertions: deadlines only bound the 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import queue
@@ -19,32 +17,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from bundle_support import FIXTURES, Distributor, Route, new_env
 
-from greentic.spec.environment import (
-    BundleDeployment,
-    Environment,
-    HostConfig,
-    Revision,
-    RouteBinding,
-    TrafficEntry,
-    TrafficSplit,
-)
-from greentic.store import ids
+from greentic.spec.environment import Environment, HostConfig
 from greentic.store.envstore import Store
-from greentic.store.layout import pack_list_lock_ref
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "fixtures" / "bundles"
 DIGESTS: dict[str, str] = json.loads((FIXTURES / "digests.json").read_text())
 GREENTIC_START = str(Path(sys.executable).parent / "greentic-start")
-NOW = "2026-01-01T00:00:00.000000Z"
 BANNER = re.compile(
     r"^serving (\d+) revision\(s\) for env `local` across (\d+) deployment\(s\) on (http://\S+)$"
 )
@@ -59,85 +43,36 @@ REFUSAL = (
 DEADLINE_S = 20.0
 
 
-def author(store_root: Path, bundle: str | None, *, uri: str = "", digest: str = "") -> str:
-    """Env `local` with environment.json only; one `/` deployment of `bundle` at 100%."""
-    env = Environment(environment_id="local", name="local", host_config=HostConfig(env_id="local"))
-    rev_id = ""
-    if bundle is not None:
-        dep_id, rev_id = ids.new_ulid(), ids.new_ulid()
-        env.bundles.append(
-            BundleDeployment(
-                deployment_id=dep_id,
-                env_id="local",
-                bundle_id=bundle,
-                customer_id="local-dev",
-                created_at=NOW,
-                route_binding=RouteBinding(path_prefixes=["/"]),
-            )
-        )
-        env.revisions.append(
-            Revision(
-                revision_id=rev_id,
-                env_id="local",
-                bundle_id=bundle,
-                deployment_id=dep_id,
-                sequence=1,
-                created_at=NOW,
-                bundle_digest=digest or DIGESTS[f"{bundle}.gtbundle"],
-                bundle_source_uri=uri,
-                pack_list_lock_ref=pack_list_lock_ref(rev_id),
-                lifecycle="ready",
-            )
-        )
-        env.traffic_splits.append(
-            TrafficSplit(
-                env_id="local",
-                deployment_id=dep_id,
-                bundle_id=bundle,
-                entries=[TrafficEntry(revision_id=rev_id, weight_bps=10000)],
-                updated_at=NOW,
-                idempotency_key="it",
-            )
-        )
+def author(store_root: Path, bundle: str | None, *, uri: str = "") -> str:
+    """Env `local` as a pod receives it (environment.json only): one `/` deployment of
+    `bundle` routed 100% to a revision pinned to the fixture's digest and pulled from `uri`."""
     store = Store(store_root)
-    with store.create(env, verb="test"):
-        pass
+    rev_id = ""
+    if bundle is None:
+        env = Environment(
+            environment_id="local", name="local", host_config=HostConfig(env_id="local")
+        )
+        with store.create(env, verb="test"):
+            pass
+    else:
+        [rev_id] = new_env(store, [DIGESTS[f"{bundle}.gtbundle"]], env_id="local", bundle_id=bundle)
+        with store.mutate("local", verb="test") as env:
+            env.revisions[0].bundle_source_uri = uri
     paths = store.paths("local")
     for leftover in (paths.runtime_config, paths.audit, paths.dir / ".lock"):
         leftover.unlink(missing_ok=True)
     return rev_id
 
 
-class Distributor:
-    """The fixtures dir over loopback HTTP, counting GETs per path."""
-
-    def __init__(self) -> None:
-        self.hits: Counter[str] = Counter()
-        hits = self.hits
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:
-                hits[self.path] += 1
-                super().do_GET()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        handler = functools.partial(Handler, directory=str(FIXTURES))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def serve(distributor: Distributor, path: str, fixture: str) -> str:
+    """Publish `fixture`'s bytes at `path`; returns the URL."""
+    return distributor.add(path, Route(body=(FIXTURES / fixture).read_bytes()))
 
 
 @pytest.fixture
 def distributor() -> Iterator[Distributor]:
-    d = Distributor()
-    yield d
-    d.close()
+    with Distributor() as d:
+        yield d
 
 
 class Worker:
@@ -229,10 +164,10 @@ def stop(store_root: Path) -> subprocess.CompletedProcess[str]:
 def test_cold_boot_pulls_over_http_and_answers(
     store_root: Path, distributor: Distributor, workers: list[Worker]
 ) -> None:
-    author(store_root, "webchat-bot", uri=f"{distributor.base}/webchat-bot.gtbundle")
+    author(store_root, "webchat-bot", uri=serve(distributor, "/b.gtbundle", "webchat-bot.gtbundle"))
     worker, url = boot(store_root, workers)
     assert BANNER.match(worker.stdout[0]).groups()[:2] == ("1", "1")  # type: ignore[union-attr]
-    assert distributor.hits["/webchat-bot.gtbundle"] == 1
+    assert distributor.routes["/b.gtbundle"].hits == 1
     assert httpx.get(f"{url}/healthz").text == "ok"
     status = httpx.get(f"{url}/status").json()
     assert status == {
@@ -293,7 +228,7 @@ def test_perf_smoke_failure_shapes(store_root: Path, workers: list[Worker]) -> N
 def test_digest_mismatch_fails_closed(
     store_root: Path, distributor: Distributor, workers: list[Worker]
 ) -> None:
-    tampered = f"{distributor.base}/perf-smoke.gtbundle"  # wrong bytes for a webchat pin
+    tampered = serve(distributor, "/webchat-bot.gtbundle", "perf-smoke.gtbundle")  # wrong bytes
     rev = author(store_root, "webchat-bot", uri=tampered)
     worker = Worker(store_root)
     workers.append(worker)

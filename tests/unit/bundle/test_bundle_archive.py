@@ -197,3 +197,11 @@ def test_materialize_refuses_hostile_bundle_and_leaves_nothing(
     revisions = store.paths("e1").dir / "revisions"
     assert sorted(p.name for p in revisions.iterdir()) == []
     assert_nothing_outside(tmp_path, allowed=set())
+
+
+def test_streamed_source_entries_equal_in_memory_ones(tmp_path: Path) -> None:
+    src = tmp_path / "payload.bin"
+    src.write_bytes(b"p" * 3_000_000)
+    from_disk = zip_bytes([Entry("assets/payload.bin", source=src), Entry("a.txt", b"1")])
+    in_memory = zip_bytes([Entry("a.txt", b"1"), Entry("assets/payload.bin", src.read_bytes())])
+    assert from_disk == in_memory

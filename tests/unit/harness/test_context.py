@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -64,7 +65,9 @@ def test_artifact_names_cannot_escape_the_run_dir(tmp_path: Path) -> None:
         Artifacts(tmp_path / "a").path("../outside.txt")
 
 
-def fake_scenario(name: str, body: types.FunctionType, **attrs: object) -> types.ModuleType:
+def fake_scenario(
+    name: str, body: Callable[[ScenarioContext], ScenarioResult], **attrs: object
+) -> types.ModuleType:
     module = types.ModuleType(f"scenarios.{name}")
     module.TRACKS = ("host",)  # type: ignore[attr-defined]
     module.run = body  # type: ignore[attr-defined]

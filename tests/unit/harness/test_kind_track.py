@@ -403,3 +403,22 @@ def test_demo_verbs_share_one_kept_cluster(monkeypatch: pytest.MonkeyPatch) -> N
     assert track.use_demo_cluster() == "gtc-demo"
     monkeypatch.setenv(track.CLUSTER_ENV, "mine")
     assert track.use_demo_cluster() == "mine" == track.demo_cluster_name()
+
+
+def test_wait_started_waits_out_scheduling_and_init_containers(
+    cmd: Any, backend: KindBackend, fake_clock: Any
+) -> None:
+    sel = f"greentic.ai/revision={REV2}"
+    initializing = {
+        "metadata": {"name": "p", "creationTimestamp": "t"},
+        "status": {"phase": "Pending"},
+    }
+    crashed = pod("p", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=1)
+    answers = iter([{"items": []}, {"items": [initializing]}, {"items": [crashed]}])
+    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel,
+               fn=lambda argv, _: track.Completed(argv, 0, json.dumps(next(answers))))  # fmt: skip
+    worker = KindWorker(
+        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
+    )
+    assert worker.wait_started(60).last_exit_code == 1
+    assert fake_clock.slept == [track.POLL_S, track.POLL_S]
