@@ -9,9 +9,10 @@ earlier revision's files exactly as they were (SPEC §7 step 3).
 from __future__ import annotations
 
 from harness.context import ScenarioContext, ScenarioResult
+from harness.errors import HarnessError
 from scenarios import _common as common
 
-TRACKS = ("host",)
+TRACKS = ("host", "kind")
 
 ENV_ID = "local"
 BUNDLE_ID = "webchat-bot"
@@ -24,6 +25,7 @@ REFUSAL = (
     "`{pinned}`; refusing to serve unpinned bytes"
 )
 DEADLINE_S = 20.0
+KIND_LOOP_DEADLINE_S = 180.0  # kubelet's back-off reaches CrashLoopBackOff after a few crashes
 
 
 def run(ctx: ScenarioContext) -> ScenarioResult:
@@ -81,6 +83,14 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     # -- check: fail closed, exact refusal, nothing served, nothing half-written ----------
     common.expect_refused_boot(ctx, worker, DEADLINE_S)
     common.expect_text(ctx, "exact digest refusal on stderr", worker.stderr(), refusal)
+    if ctx.track == "kind":  # kubelet restarts the refusing pod with back-off, never Ready
+        try:
+            reason = worker.wait_crash_loop(KIND_LOOP_DEADLINE_S)  # type: ignore[attr-defined]
+        except HarnessError as exc:
+            ctx.fail("worker pod in CrashLoopBackOff", str(exc))
+        ctx.check(f"worker pod in {reason}", True, "kubectl get pods")
+        previous = worker.previous_logs()  # type: ignore[attr-defined]
+        common.expect_text(ctx, "exact refusal in kubectl logs --previous", previous, refusal)
     ctx.check(
         "the tampered bytes were really pulled",
         distributor.hits(NEW_FIXTURE) >= 1,
@@ -89,6 +99,8 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     common.expect_no_match(ctx, "no serving banner", worker.stdout(), common.SERVING_BANNER)
     common.expect_absent(ctx, worker, "runtime-config.json")
     common.expect_absent(ctx, worker, f"revisions/{target.revision_id}/pack-list.lock")
-    common.expect_unchanged(ctx, worker, earlier_lock, lock_before)
+    # on kind the refusing worker is a new pod; the earlier revision lives on in the first one
+    keeper = first if ctx.track == "kind" else worker
+    common.expect_unchanged(ctx, keeper, earlier_lock, lock_before)
     ctx.notes.append(f"refused revision {target.revision_id}; kept {earlier.revision_id}")
     return ctx.result()

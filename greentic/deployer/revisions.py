@@ -2,7 +2,7 @@
 
 `stage(store, payload)` pins `sha256:<hex>` of the file at bundle_path (streamed) — or takes
 a URI-only revision's declared digest without fetching — and records a `staged` revision
-with the next sequence of its deployment. Local materialization hooks in after `record`.
+with the next sequence of its deployment (a local bundle is materialized in the same step).
 Lifecycle rules are upstream's: warm staged|warming → ready; archive refuses a revision
 that traffic still references.
 """
@@ -180,10 +180,8 @@ def record(store: Store, env_id: str, deployment_id: str, pinned: Pinned) -> Rev
 
 
 def stage_pinned(store: Store, env_id: str, deployment_id: str, pinned: Pinned) -> Revision:
-    """Record a staged revision for `pinned` — the one place stage and deploy go through.
-
-    Local materialization of `pinned.path` (revisions/<REV>/…) plugs in after `record`.
-    """
+    """Record a staged revision for `pinned` — the one place stage and deploy go through
+    (a local `pinned.path` is materialized by `record`, under the same lock)."""
     return record(store, env_id, deployment_id, pinned)
 
 

@@ -79,6 +79,7 @@ class Activation:
 
     env_id: str
     deployments: tuple[ActiveDeployment, ...] = ()
+    endpoints: Mapping[str, frozenset[str]] = field(default_factory=dict)  # id → linked bundles
 
     @functools.cached_property
     def routes(self) -> tuple[routing.Route, ...]:
@@ -197,4 +198,5 @@ def activate(
     # Route ties go to the first deployment in env order (reference worker §4.3).
     order = {b.deployment_id: i for i, b in enumerate(env.bundles)}
     deployments = tuple(sorted(deployments, key=lambda d: order[d.route.deployment_id]))
-    return Activation(env_id=env.environment_id, deployments=deployments)
+    endpoints = {ep.endpoint_id: frozenset(ep.linked_bundles) for ep in env.messaging_endpoints}
+    return Activation(env_id=env.environment_id, deployments=deployments, endpoints=endpoints)

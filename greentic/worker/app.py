@@ -1,9 +1,10 @@
 """The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
 
 Order: probes and `/status` (any method); `/chat` (trusted loopback GET, else falls through);
-`/workers/invoke` (trusted loopback POST); route binding (404), 1 MiB cap (413), revision pick,
-POST only (405), flow run. One catch-all coroutine answering starlette `Response`s keeps the
-per-request cost near bare uvicorn. Built by `process`; tested through `httpx.ASGITransport`.
+`/workers/invoke` (trusted loopback POST); route binding (404), 1 MiB cap (413), asserted
+messaging endpoint (401/403), POST only (405), JSON (400), revision pick, flow run. One
+catch-all coroutine answering starlette `Response`s keeps the per-request cost near bare
+uvicorn. Built by `process`; tested through `httpx.ASGITransport`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ CONSOLE_GET_ONLY = "the webchat console is served over GET"
 INVOKE_POST_ONLY = "worker invoke requires POST"
 INVOKE_LOOPBACK_ONLY = "worker invoke is restricted to loopback callers"
 INVOKE_NO_DEPLOYMENT = "no active deployment resolves for the requested tenant"
+ENDPOINT_UNKNOWN = "messaging endpoint not recognized in this environment"
+ENDPOINT_NOT_LINKED = "this messaging endpoint is not authorized to route to the resolved bundle"
 NOT_JSON = "request body must be JSON"
 DISPATCH_FAILED = "revision dispatch failed"
 FLOW_FAILED = "flow execution failed"
@@ -209,14 +212,22 @@ class WorkerApp:
             body = await read_body(receive, headers.get("content-length"))
         except BodyTooLarge:
             return text(413, TOO_LARGE)
+        try:
+            doc, is_json = parse_json_body(body), True
+        except ValueError:
+            doc, is_json = None, False
+        who = ingress.caller(headers, doc, trusted=self.trusted(scope))
+        if who.endpoint is not None:
+            linked = self.runtime.activation.endpoints.get(who.endpoint)
+            if linked is None:
+                return text(401, ENDPOINT_UNKNOWN)
+            if route.bundle_id not in linked:
+                return text(403, ENDPOINT_NOT_LINKED)
         if method != "POST":
             return text(405, POST_ONLY, {"Allow": "POST"})
-        try:
-            doc = parse_json_body(body)
-        except ValueError:
+        if not is_json:
             return text(400, NOT_JSON)
         act = ingress.activity(doc)
-        who = ingress.caller(headers, doc, trusted=self.trusted(scope))
         run = self.dispatch(route, act, who)
         if run is None:
             return text(500, DISPATCH_FAILED)

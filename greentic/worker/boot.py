@@ -21,8 +21,6 @@ from greentic.store.envstore import Store
 from greentic.worker import activation
 from greentic.worker.logs import LogSink
 
-MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-
 
 class FetchFn(Protocol):
     """`greentic.fetch.fetch`: download `uri` into `dest_dir`, returning a FetchedBundle."""
@@ -87,6 +85,9 @@ def pull(
     plan = pull_plan(env)
     if not plan:
         return 0
+    from greentic.fetch import DEFAULT_MAX_BYTES
+    from greentic.fetch._refs import redact  # never log `user:password@` of a source URI
+
     if fetch is None:
         from greentic.fetch import fetch as fetch_bundle
 
@@ -99,17 +100,18 @@ def pull(
     try:
         for rev in plan:
             uri = rev.bundle_source_uri or ""
-            log.write("info", f"pulling bundle `{uri}` for revision `{rev.revision_id}`")
+            shown = redact(uri)
+            log.write("info", f"pulling bundle `{shown}` for revision `{rev.revision_id}`")
             with tempfile.TemporaryDirectory(prefix="greentic-start-pull-") as tmp:
                 try:
-                    fetched = fetch(uri, Path(tmp), max_bytes=MAX_BUNDLE_BYTES)
+                    fetched = fetch(uri, Path(tmp), max_bytes=DEFAULT_MAX_BYTES)
                 except OSError as exc:
                     raise FetchError(
-                        f"fetching bundle `{uri}` for revision `{rev.revision_id}`: "
+                        f"fetching bundle `{shown}` for revision `{rev.revision_id}`: "
                         f"{exc.strerror or exc}"
                     ) from None
                 materialize(store, env_id, rev.revision_id, fetched)
-            log.write("info", f"materialized revision `{rev.revision_id}` from `{uri}`")
+            log.write("info", f"materialized revision `{rev.revision_id}` from `{shown}`")
     except (GreenticError, OSError) as exc:
         log.write("error", f"boot pull failed, refusing to serve: {exc}")
         if materializer.delete_runtime_config(store, env_id):
@@ -123,6 +125,7 @@ def pull(
 
 def load_packs(
     store: Store,
+    env_id: str,
     rc: RuntimeConfig | None,
     *,
     load: LoadPacksFn | None = None,
@@ -135,7 +138,7 @@ def load_packs(
         from greentic.bundle.reader import load_revision_packs
 
         load = load_revision_packs
-    paths = store.paths(rc.env_id if rc else "")
+    paths = store.paths(env_id)
     out: dict[str, Sequence[activation.PackLike]] = {}
     for block in blocks:
         if block.revision_id in out:
@@ -172,6 +175,6 @@ def boot(
         if pulled:
             env = store.load(env_id)
             rc = store.load_runtime_config(env_id)
-    packs: Mapping[str, Sequence[activation.PackLike]] = load_packs(store, rc, load=load)
+    packs: Mapping[str, Sequence[activation.PackLike]] = load_packs(store, env_id, rc, load=load)
     active = activation.activate(env, rc, packs)
     return Booted(env=env, activation=active, pulled=pulled)

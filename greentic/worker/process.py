@@ -8,6 +8,7 @@ Failures raise the GreenticError the CLI prints; nothing here exits the process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -104,7 +105,13 @@ def start(
             listen_addr=str(bound),
             log=log,
         )
-        pidfile.write(paths, bound.url)
+        try:
+            pidfile.write(paths, bound.url)
+        except OSError as exc:  # a read-only store can still serve; only `stop` loses track
+            note = f"cannot write {pidfile.path(paths)} ({exc.strerror or exc}); stop with a signal"
+            print(f"warning: {note}", file=err, flush=True)
+            log.write("warn", note)
+        server.hold_signals()
         try:
             say(banner(booted.activation, env_id, bound), log, out)
             if runtime.gui_enabled:
@@ -115,7 +122,8 @@ def start(
 
             server.serve([(sock, worker_app.WorkerApp(runtime, listener))], on_signal=on_signal)
         finally:
-            pidfile.remove(paths)
+            with contextlib.suppress(OSError):
+                pidfile.remove(paths)
         log.write("info", f"greentic-start {os.getpid()} stopped")
         return 0
     except GreenticError as exc:

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 GRACE_SECONDS = 10
 BACKLOG = 2048
 HANDLED = (signal.SIGTERM, signal.SIGINT)
+_early_signals: list[signal.Signals] = []
+
+
+def hold_signals() -> None:
+    """Record SIGTERM/SIGINT until the server's own handlers are in, so a signal sent right
+    after the banner (a pod stopped at start) still means a graceful exit 0, not death by -15."""
+    for sig in HANDLED:
+        signal.signal(sig, lambda signum, _frame: _early_signals.append(signal.Signals(signum)))
 
 
 def _try_bind(address: Address) -> socket.socket:
@@ -111,6 +119,8 @@ def _make_server(config: uvicorn.Config, on_signal: Callable[[str], None]) -> uv
             loop = asyncio.get_running_loop()
             for sig in HANDLED:
                 loop.add_signal_handler(sig, self._signalled, sig)
+            while _early_signals:
+                self._signalled(_early_signals.pop(0))
             try:
                 yield
             finally:

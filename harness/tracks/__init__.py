@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # track → "module:Class" of its backend (imported only when a run uses that track)
 TRACKS: dict[str, str] = {
     "host": "harness.tracks.host:HostBackend",
+    "docker": "harness.tracks.docker:DockerBackend",
     "kind": "harness.tracks.kind:KindBackend",
 }
 

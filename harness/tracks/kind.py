@@ -48,7 +48,9 @@ DEMO_CLUSTER = "gtc-demo"
 ENV_ID = "local"  # the fixtures' namespace is the env's (upstream e2e: gtc-local)
 K8S_DEPLOYER = "greentic.deployer.k8s@1.0.0"
 WORKER_CONTAINER = "worker"
+ROUTER = "gtc-router"
 ROLLOUT_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 60.0
 RECONCILE_TIMEOUT_S = 180.0
 POLL_S = 1.0
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: a refused connection, like a never-Ready pod
@@ -62,8 +64,9 @@ class KindTrackError(HarnessError):
 # -- pure helpers ----------------------------------------------------------------------------
 
 
-def routed_revision(env_doc: Mapping[str, Any]) -> str:
-    """The newest revision that carries traffic: the worker a scenario talks to."""
+def routed_revision(env_doc: Mapping[str, Any]) -> str | None:
+    """The newest revision that carries traffic (its worker is the pod a scenario talks to);
+    None when nothing is routed (then only the router runs, serving probes only)."""
     routed = {
         e["revision_id"]
         for s in env_doc.get("traffic_splits", [])
@@ -72,10 +75,7 @@ def routed_revision(env_doc: Mapping[str, Any]) -> str:
     }
     revs = [r for r in env_doc.get("revisions", []) if r.get("revision_id") in routed]
     if not revs:
-        raise KindTrackError(
-            f"env `{env_doc.get('environment_id')}` routes no revision; nothing to run on kind"
-            "\nHint: `gtc op traffic set` routes one (only routed revisions get a worker pod)"
-        )
+        return None
     return str(max(revs, key=lambda r: int(r.get("sequence", 0)))["revision_id"])
 
 
@@ -122,6 +122,15 @@ def exited_code(state: ContainerState) -> int | None:
     return None if state.running else state.last_exit_code
 
 
+def running_workloads(deployments_json: Mapping[str, Any]) -> list[str]:
+    """Deployments with at least one available pod (`kubectl get deployments -o json`)."""
+    return sorted(
+        str(d["metadata"]["name"])
+        for d in deployments_json.get("items", [])
+        if int(d.get("status", {}).get("availableReplicas") or 0) >= 1
+    )
+
+
 def newest_pod(pods_json: Mapping[str, Any]) -> Mapping[str, Any] | None:
     pods = [p for p in pods_json.get("items", []) if not p["metadata"].get("deletionTimestamp")]
     pods.sort(key=lambda p: str(p["metadata"].get("creationTimestamp", "")), reverse=True)
@@ -142,13 +151,28 @@ def rollout_status_cmd(
     ]
 
 
-def logs_cmd(kubectl: Sequence[str], ns: str, pod: str, *, previous: bool = False) -> list[str]:
-    argv = [*kubectl, "-n", ns, "logs", f"pod/{pod}", "-c", WORKER_CONTAINER]
+def logs_cmd(
+    kubectl: Sequence[str],
+    ns: str,
+    pod: str,
+    *,
+    previous: bool = False,
+    container: str = WORKER_CONTAINER,
+) -> list[str]:
+    argv = [*kubectl, "-n", ns, "logs", f"pod/{pod}", "-c", container]
     return [*argv, "--previous"] if previous else argv
 
 
 def pods_cmd(kubectl: Sequence[str], ns: str, selector: str) -> list[str]:
     return [*kubectl, "-n", ns, "get", "pods", "-l", selector, "-o", "json"]
+
+
+def sigterm_cmd(
+    kubectl: Sequence[str], ns: str, pod: str, container: str = WORKER_CONTAINER
+) -> list[str]:
+    """SIGTERM to the worker's PID 1 from inside its container (python3 is in the image)."""
+    code = "import os, signal; os.kill(1, signal.SIGTERM)"
+    return [*kubectl, "-n", ns, "exec", pod, "-c", container, "--", "python3", "-c", code]
 
 
 def reconcile_args(env_id: str, context: str) -> list[str]:
@@ -305,7 +329,7 @@ class KindWorker:
 
     backend: KindBackend
     env_id: str
-    revision_id: str
+    revision_id: str | None
     expect_exit: bool = False
     forward: PortForward | None = None
     clock: Callable[[], float] = time.monotonic
@@ -313,11 +337,19 @@ class KindWorker:
 
     @property
     def deployment(self) -> str:
-        return naming.worker_name(self.revision_id)
+        return naming.worker_name(self.revision_id) if self.revision_id else ROUTER
 
     @property
     def selector(self) -> str:
-        return f"greentic.ai/revision={self.revision_id}"
+        if self.revision_id:
+            return f"greentic.ai/revision={self.revision_id}"
+        labels = naming.common_labels(self.env_id, "router")
+        return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+    @property
+    def container(self) -> str:
+        """`worker`, or `router` when nothing is routed and the router serves probes only."""
+        return WORKER_CONTAINER if self.revision_id else "router"
 
     def pod(self) -> Mapping[str, Any] | None:
         result = self.backend.kubectl(
@@ -327,11 +359,17 @@ class KindWorker:
 
     def state(self) -> ContainerState | None:
         pod = self.pod()
-        return container_state(pod) if pod is not None else None
+        return container_state(pod, self.container) if pod is not None else None
 
     @property
     def base_url(self) -> str:
+        """Through the port-forward; a refusing worker that is not Ready is UNREACHABLE (a
+        refused connection, as at a pod that never became Ready) instead of a long wait."""
         if self.forward is None:
+            if self.expect_exit:
+                state = self.state()
+                if state is None or not state.ready:
+                    return UNREACHABLE
             pf = self.backend.port_forward(self.selector, 8080, quick=self.expect_exit)
             try:
                 pf.start()
@@ -349,7 +387,10 @@ class KindWorker:
         pod = self.pod()
         if pod is None:
             return ""
-        argv = logs_cmd((), self.backend.namespace, pod["metadata"]["name"], previous=previous)
+        name = pod["metadata"]["name"]
+        argv = logs_cmd(
+            (), self.backend.namespace, name, previous=previous, container=self.container
+        )
         result = self.backend.kubectl(*argv, check=False)
         return result.stdout if result.ok else ""
 
@@ -363,6 +404,16 @@ class KindWorker:
 
     def logs(self) -> str:
         return self.stderr()
+
+    def restarts(self) -> int:
+        """How often kubelet restarted the worker container (PodWorker)."""
+        state = self.state()
+        return state.restarts if state is not None else 0
+
+    def ready(self) -> bool:
+        """The pod's readiness probe (`GET /healthz`) passes (PodWorker)."""
+        state = self.state()
+        return state is not None and state.ready
 
     def crash_loop_reason(self) -> str | None:
         """`CrashLoopBackOff` while kubelet backs off restarting the worker (kind only)."""
@@ -413,7 +464,7 @@ class KindWorker:
             "exec",
             name,
             "-c",
-            WORKER_CONTAINER,
+            self.container,
             "--",
             "cat",
             path,
@@ -422,24 +473,50 @@ class KindWorker:
         return result.stdout.encode() if result.ok else None
 
     def stop(self) -> int | None:
-        """Scale the worker Deployment to 0 and wait for its pods to go (exit code unknown)."""
-        ns = self.backend.namespace
-        self.backend.kubectl("-n", ns, "scale", f"deployment/{self.deployment}", "--replicas=0")
-        self.backend.kubectl(
-            "-n",
-            ns,
-            "wait",
-            "pods",
-            "-l",
-            self.selector,
-            "--for=delete",
-            "--timeout=60s",
-            check=False,
-        )
+        """SIGTERM to the worker (PID 1) as kubelet would send it; its exit code, read from the
+        restarted container's `lastState`. The pod and its emptyDir stay (a container restart,
+        like the host track's second boot of the same pod), so it serves again afterwards."""
+        pod = self.pod()
+        if pod is None:
+            return None
+        name = pod["metadata"]["name"]
+        before = container_state(pod, self.container).restarts
+        argv = sigterm_cmd((), self.backend.namespace, name, self.container)
+        self.backend.kubectl(*argv, check=False)
         if self.forward is not None:
             self.forward.stop()
             self.forward = None
-        return None
+
+        def restarted() -> ContainerState | None:
+            state = self.state()
+            return state if state is not None and state.restarts > before else None
+
+        state = waits.Poll(
+            what=f"worker pod {name} to exit on SIGTERM",
+            attempt=restarted,
+            timing=self._timing(STOP_TIMEOUT_S),
+            hint=f"kubectl -n {self.backend.namespace} describe pod {name}",
+        ).run()
+        return state.last_exit_code
+
+    def previous_logs(self) -> str:
+        """`kubectl logs --previous`: the last crashed container's output (kind only)."""
+        return self._logs(previous=True)
+
+    def wait_crash_loop(self, deadline_s: float) -> str:
+        """Until kubelet reports `CrashLoopBackOff` for the worker (kind only); the reason."""
+
+        def looping() -> str | None:
+            reason = self.crash_loop_reason()
+            return reason if reason == "CrashLoopBackOff" else None
+
+        return waits.Poll(
+            what=f"worker `{self.selector}` to enter CrashLoopBackOff",
+            attempt=looping,
+            timing=self._timing(deadline_s),
+            hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
+            status=lambda: str(self.state()),
+        ).run()
 
 
 # -- the backend -----------------------------------------------------------------------------
@@ -600,6 +677,16 @@ class KindBackend:
         result: dict[str, Any] = cli.op(*reconcile_args(env_id, self.cluster.context))
         ctx.artifacts.append_json("kind-reconcile.jsonl", result)
         return result
+
+    def workloads(self, ctx: ScenarioContext, env_id: str) -> list[str]:
+        """The env's Deployments that have an available pod right now (PodBackend)."""
+        self._check_env(env_id)
+        labels = naming.env_selector(env_id)
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        result = self.kubectl(
+            "-n", self.namespace, "get", "deployments", "-l", selector, "-o", "json", check=False
+        )
+        return running_workloads(json.loads(result.stdout)) if result.ok else []
 
     def start(
         self,

@@ -259,15 +259,30 @@ def test_no_bundles_serves_probes_only(store_root: Path, workers: list[Worker]) 
     assert worker.wait() == 0
 
 
+def read_response(conn: socket.socket) -> bytes:
+    """One HTTP/1.1 response with a Content-Length, read whole (headers and body may split)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
 def test_sigterm_lets_an_in_flight_request_finish(store_root: Path, workers: list[Worker]) -> None:
     author(store_root, "webchat-bot", uri=(FIXTURES / "webchat-bot.gtbundle").as_uri())
     worker, url = boot(store_root, workers)
     host, port = url.removeprefix("http://").split(":")
     body = b'{"text":"slow"}'
+    head = f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    request = f"{head}Content-Length: {len(body)}\r\n\r\n".encode()
     with socket.create_connection((host, int(port)), timeout=DEADLINE_S) as conn:
-        head = f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
-        time.sleep(0.2)  # let the worker start the request before the signal
+        conn.sendall(request + body)  # a first, whole request: the connection is being served
+        assert read_response(conn).startswith(b"HTTP/1.1 200 ")
+        conn.sendall(request + body[:5])  # the second request stops mid-body
+        time.sleep(0.2)  # let the worker read its head before the signal
         worker.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)  # the worker is now draining, with our request still open
         assert worker.proc.poll() is None
@@ -293,3 +308,16 @@ def test_port_in_use_is_one_clear_error(store_root: Path, workers: list[Worker])
     assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in err
     assert "PORT=" in err
     assert "Traceback" not in err
+
+
+def test_sigterm_right_after_the_banner_is_a_clean_exit(
+    store_root: Path, workers: list[Worker]
+) -> None:
+    """A pod stopped the moment it starts: the signal lands before uvicorn's handlers exist."""
+    author(store_root, None)
+    for _ in range(5):
+        worker = Worker(store_root)
+        workers.append(worker)
+        assert PROBES_ONLY.match(worker.banner()), worker.stdout
+        worker.proc.send_signal(signal.SIGTERM)
+        assert worker.wait() == 0

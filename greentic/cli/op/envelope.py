@@ -26,8 +26,9 @@ class Labels:
 
 
 def dumps(doc: Any) -> str:
-    """Compact one-line JSON (upstream's serde_json::to_string)."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON on exactly one line: non-ASCII is escaped, so no character a reader may
+    treat as a line break (U+0085, U+2028, …) ever reaches the stream raw."""
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
 def succeed(labels: Labels, result: Any) -> None:
@@ -39,7 +40,7 @@ def fail(labels: Labels, kind: str, message: str, hint: str | None = None) -> No
     doc = {"op": labels.op, "noun": labels.noun, "error": {"kind": kind, "message": message}}
     click.echo(dumps(doc), err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {' '.join(hint.splitlines())}", err=True)
     raise click.exceptions.Exit(1)
 
 

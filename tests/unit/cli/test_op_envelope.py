@@ -19,7 +19,7 @@ from .oprunner import Op
 def test_success_is_one_compact_line(op: Op) -> None:
     out = op("env", "list")
     assert out.code == 0 and out.stderr == ""
-    assert out.stdout == json.dumps(out.doc, separators=(",", ":"), ensure_ascii=False) + "\n"
+    assert out.stdout == json.dumps(out.doc, separators=(",", ":")) + "\n"
     assert list(out.doc) == ["op", "noun", "result"]
     assert (out.doc["op"], out.doc["noun"]) == ("list", "env")
 

@@ -211,7 +211,7 @@ def test_unknown_keys_are_named(store_root: Path, tmp_path: Path) -> None:
 def test_wrong_schema(store_root: Path, tmp_path: Path) -> None:
     doc = seed_manifest()
     doc["schema"] = "greentic.env-manifest.v2"
-    with pytest.raises(AnswersParseError, match="is not the expected `greentic.env-manifest.v1`"):
+    with pytest.raises(AnswersParseError, match=r"not the expected `greentic\.env-manifest\.v1`"):
         apply(Store(store_root), write(tmp_path, doc))
 
 
@@ -290,3 +290,21 @@ def test_bad_secret_path(store_root: Path, tmp_path: Path, token: str) -> None:
     doc["secrets"][0]["path"] = "tenant-default/default/messaging-telegram/telegram_bot_token"
     with pytest.raises(InvalidArgument, match="not store-canonical"):
         apply(Store(store_root), write(tmp_path, doc))
+
+
+def test_yaml_manifest_with_inline_answers(store_root: Path, tmp_path: Path, token: str) -> None:
+    import yaml
+
+    doc = seed_manifest()
+    doc["packs"][0] = {
+        "slot": "deployer",
+        "kind": "greentic.deployer.k8s@1.0.0",
+        "pack_ref": "builtin",
+        "answers": {"tunnel": "off"},
+    }
+    path = tmp_path / "k8s.env.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    apply(Store(store_root), path)
+    staged = store_root / "local" / "env-packs" / "deployer" / "answers.json"
+    assert json.loads(staged.read_text()) == {"tunnel": "off"}
+    assert apply(Store(store_root), path)["changed"] == 0

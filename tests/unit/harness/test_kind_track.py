@@ -57,6 +57,12 @@ def pod(name: str, *, running: bool, ready: bool = False, waiting: str | None = 
     }
 
 
+def items(argv: tuple[str, ...], pods: Any) -> Any:
+    """One answer of `kubectl get pods -o json`: the next pod of a list (the last one sticks)."""
+    pod = pods.pop(0) if len(pods) > 1 else pods[0]
+    return track.Completed(argv, 0, json.dumps({"items": [pod]}))
+
+
 @pytest.fixture
 def backend(cmd: Any, tmp_path: Path) -> KindBackend:
     cluster = KindCluster("gtc-t", run_id="t", workdir=tmp_path, runner=cmd)
@@ -81,8 +87,18 @@ def test_the_worker_is_the_newest_routed_revision() -> None:
     assert track.routed_revision(env_doc(routed={REV1: 10_000})) == REV1
     assert track.routed_revision(env_doc(routed={REV1: 0, REV2: 10_000})) == REV2
     assert track.routed_revision(env_doc(routed={REV1: 5_000, REV2: 5_000})) == REV2
-    with pytest.raises(KindTrackError, match="routes no revision"):
-        track.routed_revision(env_doc(routed={}))
+    assert track.routed_revision(env_doc(routed={})) is None
+
+
+def test_with_nothing_routed_the_router_is_the_pod_to_talk_to(backend: KindBackend) -> None:
+    router = KindWorker(backend, "local", None)
+    assert (router.deployment, router.container) == ("gtc-router", "router")
+    assert router.selector == (
+        "app.kubernetes.io/component=router,app.kubernetes.io/managed-by=greentic,"
+        "greentic.ai/env=local"
+    )
+    worker = KindWorker(backend, "local", REV1)
+    assert (worker.deployment, worker.container) == (f"gtc-worker-{REV1.lower()}", "worker")
 
 
 def test_deployer_answers_pin_the_loaded_image() -> None:
@@ -336,23 +352,47 @@ def test_the_banner_is_awaited_in_the_pod_log(
     assert worker.exit_code() is None
 
 
-def test_stop_scales_the_worker_to_zero(cmd: Any, backend: KindBackend) -> None:
-    worker = KindWorker(backend, "local", REV1)
-    assert worker.stop() is None
-    assert cmd.argvs()[-2:] == [
-        [*K, "-n", "gtc-local", "scale", f"deployment/{worker.deployment}", "--replicas=0"],
-        [
-            *K,
-            "-n",
-            "gtc-local",
-            "wait",
-            "pods",
-            "-l",
-            worker.selector,
-            "--for=delete",
-            "--timeout=60s",
-        ],
+def test_stop_sends_sigterm_and_reads_the_exit_code_of_the_restarted_container(
+    cmd: Any, backend: KindBackend, fake_clock: Any
+) -> None:
+    sel = f"greentic.ai/revision={REV1}"
+    serving = pod("w1", running=True, ready=True)
+    restarted = pod("w1", running=True, ready=False, last_exit=0, restarts=1)
+    answers = [serving, serving, restarted]
+    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel, fn=lambda a, _: items(a, answers))
+    worker = KindWorker(backend, "local", REV1, clock=fake_clock, sleep=fake_clock.sleep)
+    assert worker.stop() == 0
+    assert track.sigterm_cmd(K, "gtc-local", "w1") in cmd.argvs()
+    assert track.sigterm_cmd(K, "gtc-local", "w1")[-3:] == [
+        "python3", "-c", "import os, signal; os.kill(1, signal.SIGTERM)",
+    ]  # fmt: skip
+
+
+def test_a_refusing_worker_reaches_crash_loop_backoff(
+    cmd: Any, backend: KindBackend, fake_clock: Any
+) -> None:
+    sel = f"greentic.ai/revision={REV2}"
+    states = [
+        pod("p", running=False, waiting="Error", last_exit=1, restarts=1),
+        pod("p", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=2),
     ]
+    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel, fn=lambda a, _: items(a, states))
+    cmd.on(*K, "-n", "gtc-local", "logs", "pod/p", "-c", "worker", "--previous", stdout="refused\n")
+    worker = KindWorker(
+        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
+    )
+    assert worker.wait_crash_loop(60) == "CrashLoopBackOff"
+    assert worker.previous_logs() == "refused\n"
+
+
+def test_a_refusing_worker_that_is_not_ready_is_unreachable_at_once(
+    cmd: Any, backend: KindBackend
+) -> None:
+    looping = pod("p", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=2)
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": [looping]}))
+    worker = KindWorker(backend, "local", REV2, expect_exit=True)
+    assert worker.base_url == track.UNREACHABLE
+    assert not any("port-forward" in a for a in cmd.argvs())
 
 
 # -- demo verbs ------------------------------------------------------------------------------
@@ -422,3 +462,45 @@ def test_wait_started_waits_out_scheduling_and_init_containers(
     )
     assert worker.wait_started(60).last_exit_code == 1
     assert fake_clock.slept == [track.POLL_S, track.POLL_S]
+
+
+# -- the pod-track surface the pod scenarios use (scenarios/_pods.py) ------------------------
+
+
+def test_workloads_are_the_envs_deployments_with_an_available_pod(
+    cmd: Any, backend: KindBackend, tmp_path: Path
+) -> None:
+    deployments = {
+        "items": [
+            {"metadata": {"name": "gtc-router"}, "status": {"availableReplicas": 2}},
+            {"metadata": {"name": "gtc-worker-a"}, "status": {"replicas": 1}},
+            {"metadata": {"name": "gtc-worker-b"}, "status": {"availableReplicas": 1}},
+        ]
+    }
+    sel = "app.kubernetes.io/managed-by=greentic,greentic.ai/env=local"
+    cmd.on(*K, "-n", "gtc-local", "get", "deployments", "-l", sel, stdout=json.dumps(deployments))
+    with ExitStack() as stack:
+        assert backend.workloads(context(tmp_path, stack), "local") == [
+            "gtc-router",
+            "gtc-worker-b",
+        ]
+
+
+def test_a_pod_worker_reports_restarts_and_readiness(cmd: Any, backend: KindBackend) -> None:
+    serving = pod("p", running=True, ready=True, restarts=2)
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": [serving]}))
+    worker = KindWorker(backend, "local", REV1)
+    assert (worker.restarts(), worker.ready()) == (2, True)
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": []}))
+    assert (worker.restarts(), worker.ready()) == (0, False)
+
+
+def test_the_kind_backend_is_a_pod_backend_for_the_pod_scenarios(backend: KindBackend) -> None:
+    """scenarios/_pods.py duck-types these; the docker backend has the same."""
+    for verb in ("serve_bundles", "registry", "authority_for", "bundle_uri_for", "start",
+                 "reconcile", "workloads"):  # fmt: skip
+        assert callable(getattr(backend, verb))
+    worker = KindWorker(backend, "local", REV1)
+    for method in ("exit_code", "stdout", "stderr", "logs", "wait_banner", "wait_exited",
+                   "env_file", "stop", "restarts", "ready"):  # fmt: skip
+        assert callable(getattr(worker, method))

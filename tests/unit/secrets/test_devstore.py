@@ -72,6 +72,25 @@ def test_read_only_file_fails_loudly(tmp_path: Path) -> None:
         store.get(URI)
 
 
+def test_read_only_mount_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a Secret mounted read-only at the path gives: EROFS on the read-write open."""
+    import errno
+
+    from greentic.secrets import devstore
+
+    real_open = os.open
+
+    def ro_open(path: object, flags: int, *args: object) -> int:
+        if str(path).endswith("d.env") and flags & os.O_RDWR:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(devstore.os, "open", ro_open)
+    with pytest.raises(IoError, match="Read-only file system") as err:
+        DevStore(tmp_path / "d.env").get(URI)
+    assert err.value.hint is not None and "writable" in err.value.hint
+
+
 def test_read_only_directory_fails_loudly(tmp_path: Path) -> None:
     """A mount where the file cannot be opened read-write (a directory in the way)."""
     path = tmp_path / "d.env"

@@ -138,3 +138,25 @@ def test_revision_with_no_flows_fails_when_run() -> None:
     active = activation.activate(env, project(env), {rev: [FakePack("p", {}, {})]})
     with pytest.raises(engine.FlowFailed, match="has no flow to run"):
         active.deployments[0].revisions[0].run({}, state={})
+
+
+def test_messaging_endpoints_are_projected_with_their_linked_bundles() -> None:
+    from greentic.spec.environment import MessagingEndpoint
+
+    b = EnvBuilder()
+    b.revision(b.deployment("bot"))
+    env = b.build()
+    env.messaging_endpoints.append(
+        MessagingEndpoint(
+            env_id="local",
+            endpoint_id="ep-1",
+            provider_type="messaging.telegram.bot",
+            provider_id="telegram",
+            display_name="tg",
+            linked_bundles=["bot"],
+        )
+    )
+    active = activation.activate(
+        env, project(env), {env.revisions[0].revision_id: [FakePack.of("p", main=ECHO_FLOW)]}
+    )
+    assert active.endpoints == {"ep-1": frozenset({"bot"})}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -303,3 +304,25 @@ def test_emit_log_items_go_to_the_system_log() -> None:
 def test_reply_json_is_utf8(app: WorkerApp) -> None:
     r = call(app, "POST", "/", content=json.dumps({"text": "héllo ✓"}).encode())
     assert "héllo ✓".encode() in r.content
+
+
+def test_asserted_messaging_endpoint_must_exist_and_be_linked() -> None:
+    runtime = runtime_for()
+    runtime.activation = replace(
+        runtime.activation, endpoints={"ep-bot": frozenset({"bot"}), "ep-other": frozenset()}
+    )
+    app = WorkerApp(runtime, Listener(Address("127.0.0.1", 8080)))
+
+    def post(endpoint: str, client: tuple[str, int] = LOOPBACK) -> httpx.Response:
+        headers = {"x-greentic-messaging-endpoint-id": endpoint}
+        return call(app, "POST", "/", json={"text": "hi"}, headers=headers, client=client)
+
+    assert post("ep-bot").status_code == 200
+    r = post("ep-nope")
+    assert (r.status_code, r.text) == (401, "messaging endpoint not recognized in this environment")
+    r = post("ep-other")
+    assert (r.status_code, r.text) == (
+        403,
+        "this messaging endpoint is not authorized to route to the resolved bundle",
+    )
+    assert post("ep-nope", client=REMOTE).status_code == 200  # untrusted: the header is ignored

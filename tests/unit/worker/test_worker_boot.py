@@ -152,3 +152,19 @@ def test_routed_revision_that_was_never_materialized_is_a_clear_error(store_root
     atomic.write_json(store.paths("local").runtime_config, project(env).to_json_dict())
     with pytest.raises(SpecError, match=r"pack list `revisions/.*` does not resolve"):
         boot.boot(store, "local", MemoryLog())
+
+
+def test_source_credentials_never_reach_the_log(store_root: Path) -> None:
+    store = Store(store_root)
+    save_cold(store, fixture_env("webchat-bot", uri="https://bot:s3cret@dist.example/b.gtbundle"))
+
+    def refuse(uri: str, dest_dir: Path, *, max_bytes: int) -> Any:
+        raise OSError(111, "Connection refused")
+
+    log = MemoryLog()
+    with pytest.raises(FetchError) as err:
+        boot.boot(store, "local", log, fetch=refuse)
+    assert "s3cret" not in str(err.value)
+    assert "https://***@dist.example/b.gtbundle" in str(err.value)
+    assert log.lines
+    assert not any("s3cret" in message for _, message in log.lines)

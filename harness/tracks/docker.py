@@ -1,0 +1,418 @@
+"""The docker track: workers are the RENDERED pods, run as Docker containers by harness.pods.
+
+`start()` binds the k8s deployer (answers: the content-hashed runtime image of harness.images
+and `oci_insecure_registries`), renders the env with the same `render.render` that
+`op env render` prints, syncs the objects into this run's `Pods` and returns the routed
+revision's worker pod. Bundle sources are pods too, from harness.k8s_fixtures: a busybox httpd
+`gtc-bundle-server:8080` and a registry `gtc-oci-registry:5000` (pushed to through its
+published loopback port). Selected by `--track docker`; everything is labelled with the run id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from greentic.deployer.k8s import naming, render
+from greentic.store.envstore import Store
+from harness import k8s_fixtures, waits
+from harness.distributor import tampered
+from harness.errors import HarnessError
+from harness.op import Gtc, operator_env
+from harness.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
+
+if TYPE_CHECKING:
+    from harness import images as images_mod
+    from harness.context import ScenarioContext
+
+ENV_ID = "local"  # the fixtures share the env's namespace (upstream e2e: gtc-local)
+K8S_DEPLOYER = "greentic.deployer.k8s@1.0.0"
+DEPLOYER_ANSWERS = "env-packs/deployer/answers.json"
+INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
+SERVE_PORT = 8080
+STAGE_HOME = "/var/greentic"
+READY_DEADLINE_S = 90.0
+FIXTURE_READY_S = 60.0
+POLL_S = 0.1
+BUNDLE_SET = f"fixture:{k8s_fixtures.BUNDLE_SERVER}"
+REGISTRY_SET = f"fixture:{k8s_fixtures.OCI_REGISTRY}"
+
+_IMAGES: images_mod.Images | None = None
+_IMAGES_LOCK = threading.Lock()
+
+
+class DockerTrackError(HarnessError):
+    """Raised when the docker track cannot do what a scenario asks (with the fix)."""
+
+
+def local_images() -> images_mod.Images:
+    """The four local image tags, built once per process (harness.images never pulls)."""
+    global _IMAGES
+    with _IMAGES_LOCK:
+        if _IMAGES is None:
+            from harness import images
+
+            _IMAGES = images.ensure_all()
+        return _IMAGES
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def deployer_answers(runtime_image: str, insecure: Sequence[str]) -> dict[str, Any]:
+    """The `greentic.deployer.k8s@1.0.0` answers for pods that run the local runtime image."""
+    doc: dict[str, Any] = {"runtime_image": runtime_image, "image_pull_policy": "IfNotPresent"}
+    if insecure:
+        doc["oci_insecure_registries"] = list(insecure)
+    return doc
+
+
+def serving_deployment(env_doc: Mapping[str, Any]) -> str:
+    """The Deployment a scenario talks to: the newest routed revision's worker; else the
+    newest revision that gets a worker (warming/ready/draining); else the router, which
+    serves the probes-only banner when nothing is attached."""
+    routed = {
+        e["revision_id"]
+        for s in env_doc.get("traffic_splits", [])
+        for e in s.get("entries", [])
+        if e.get("weight_bps", 0) > 0
+    }
+    revisions = list(env_doc.get("revisions", []))
+    for pool in (
+        [r for r in revisions if r.get("revision_id") in routed],
+        [r for r in revisions if r.get("lifecycle") in ("warming", "ready", "draining")],
+    ):
+        if pool:
+            newest = max(pool, key=lambda r: int(r.get("sequence", 0)))
+            return naming.worker_name(str(newest["revision_id"]))
+    return naming.ROUTER
+
+
+def insecure_from(env: Mapping[str, str] | None, current: Sequence[str]) -> list[str]:
+    """`GREENTIC_OCI_INSECURE_REGISTRIES` of a start's env becomes the deployer answer; any
+    other variable cannot reach a rendered pod (it would have to be rendered)."""
+    extra = dict(env or {})
+    insecure = list(current)
+    if INSECURE_ENV in extra:
+        insecure = [a.strip() for a in extra.pop(INSECURE_ENV).split(",") if a.strip()]
+    if extra:
+        raise DockerTrackError(
+            f"the docker track runs the rendered pods; it cannot inject "
+            f"{', '.join(sorted(extra))} into them\nHint: run this scenario with --track host"
+        )
+    return insecure
+
+
+def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
+    return yaml.safe_dump_all([json.loads(json.dumps(o)) for o in objects], sort_keys=False)
+
+
+# -- bundle sources as pods --------------------------------------------------------------------
+
+
+@dataclass
+class DockerDistributor:
+    """The busybox httpd `gtc-bundle-server` pod (the `Distributor` surface scenarios use).
+
+    Its bytes ride in ConfigMaps, as upstream's e2e ships them; a publish or a tamper changes
+    the pod template's digest annotation, so the server pod is replaced with the new bytes.
+    """
+
+    backend: DockerBackend
+    files: dict[str, bytes] = field(default_factory=dict)
+    overrides: dict[str, bytes] = field(default_factory=dict)
+    scheme: str = "http"
+
+    @property
+    def authority(self) -> str:
+        """`gtc-bundle-server.<ns>.svc.cluster.local:8080`, the in-network (FQDN) alias."""
+        host = k8s_fixtures.service_host(k8s_fixtures.BUNDLE_SERVER, self.backend.namespace)
+        return f"{host}:{k8s_fixtures.BUNDLE_PORT}"
+
+    def url_for(self, name: str) -> str:
+        return f"http://{self.authority}/{name.lstrip('/')}"
+
+    def publish(self, source: Path, name: str | None = None) -> str:
+        name = name or source.name
+        self.files[name] = source.read_bytes()
+        self.sync()
+        return self.url_for(name)
+
+    def tamper(self, name: str, data: bytes | None = None) -> None:
+        if name not in self.files:
+            raise DockerTrackError(f"cannot tamper {name!r}: it is not published")
+        self.overrides[name] = data if data is not None else tampered(self.files[name])
+        self.sync()
+
+    def served_bytes(self, name: str) -> bytes | None:
+        return self.overrides.get(name, self.files.get(name))
+
+    def served(self) -> dict[str, bytes]:
+        return {name: self.overrides.get(name, data) for name, data in self.files.items()}
+
+    def hits(self, name: str) -> int:
+        """GETs of `name` logged by the server pod now running (`httpd -vv`)."""
+        pod = self.backend.pods.pod(k8s_fixtures.BUNDLE_SERVER)
+        return k8s_fixtures.httpd_hits(pod.stdout() + pod.stderr(), name)
+
+    def clear(self) -> None:
+        """Serve the real bytes again (counts restart with the replaced pod)."""
+        if self.overrides:
+            self.overrides.clear()
+            self.sync()
+
+    def fail(self, name: str, *, status: int = 503, times: int = 1) -> None:
+        raise DockerTrackError(
+            "the in-network httpd cannot inject failures\nHint: run this scenario with --track host"
+        )
+
+    def sync(self) -> None:
+        ns = self.backend.namespace
+        objects = k8s_fixtures.bundle_server(ns, self.served(), image=self.backend.images.busybox)
+        self.backend.pods.sync(objects, apply_set=BUNDLE_SET)
+        self.backend.pods.pod(k8s_fixtures.BUNDLE_SERVER).wait_ready(FIXTURE_READY_S)
+
+
+@dataclass
+class DockerRegistry:
+    """The `gtc-oci-registry:5000` pod; the host pushes through its published loopback port."""
+
+    backend: DockerBackend
+    pod: Pod
+    scheme: str = "oci"
+
+    @property
+    def authority(self) -> str:
+        """`gtc-oci-registry:5000`: the short alias workers pull from (and list as insecure)."""
+        return f"{k8s_fixtures.OCI_REGISTRY}:{k8s_fixtures.OCI_PORT}"
+
+    def ref(self, repository_tag: str) -> str:
+        """`oci://127.0.0.1:<published>/<repo:tag>`: where host-side pushes go."""
+        return f"oci://127.0.0.1:{self.pod.host_port(k8s_fixtures.OCI_PORT)}/{repository_tag}"
+
+
+# -- the worker --------------------------------------------------------------------------------
+
+
+@dataclass
+class DockerWorker:
+    """The pod of one Deployment (implements `RunningWorker`, plus `restarts()`/`ready()`).
+
+    Looks its pod up on every call, so after a sync that replaced the pod it reads the new one.
+    """
+
+    backend: DockerBackend
+    env_id: str
+    deployment: str
+
+    @property
+    def pod(self) -> Pod:
+        return self.backend.pods.pod(self.deployment, namespace=self.backend.namespace)
+
+    @property
+    def base_url(self) -> str:
+        return self.pod.url(SERVE_PORT)
+
+    def exit_code(self) -> int | None:
+        return self.pod.exit_code()
+
+    def stdout(self) -> str:
+        return self.pod.stdout()
+
+    def stderr(self) -> str:
+        """stderr of the earlier runs (a crash loop's refusals) then of the current one."""
+        return self.pod.stderr()
+
+    def logs(self) -> str:
+        return self.pod.logs()
+
+    def restarts(self) -> int:
+        return self.pod.restarts()
+
+    def ready(self) -> bool:
+        return self.pod.ready()
+
+    def inspect(self) -> dict[str, Any]:
+        """`docker inspect` of the worker container's current run."""
+        return self.pod.inspect()
+
+    def wait_banner(self, regex: str, deadline_s: float) -> re.Match[str]:
+        return waits.until_log(
+            self,
+            regex,
+            text=self.stdout,
+            timing=waits.Timing(timeout=deadline_s, interval=POLL_S),
+            hint=f"read the pod logs under {self.backend.pods.logs_dir} ({self.pod.name})",
+        ).wait()
+
+    def wait_exited(self, deadline_s: float) -> int:
+        return waits.until_exit(
+            self, timing=waits.Timing(timeout=deadline_s, interval=POLL_S)
+        ).wait()
+
+    def env_file(self, rel: str) -> bytes | None:
+        """A file of the pod's own store (its HOME emptyDir, read through the sandbox)."""
+        return self.pod.read_file(f"{STAGE_HOME}/.greentic/environments/{self.env_id}/{rel}")
+
+    def stop(self) -> int | None:
+        """SIGTERM the worker container (the pod is replaced on the next sync, as a deleted
+        pod is recreated by its Deployment); its exit code."""
+        return self.pod.stop()
+
+
+# -- the backend -------------------------------------------------------------------------------
+
+
+class DockerBackend:
+    """Workers as rendered pods on the local Docker engine (implements `WorkerBackend`)."""
+
+    track = "docker"
+
+    def __init__(self, *, env_id: str = ENV_ID) -> None:
+        self.env_id = env_id
+        self.namespace = naming.namespace_for_env(env_id)
+        self.insecure: list[str] = []
+        self._ctx: ScenarioContext | None = None
+        self._pods: Pods | None = None
+        self._images: images_mod.Images | None = None
+        self._syncs = 0
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def bind(self, ctx: ScenarioContext) -> None:
+        """Tie this backend to one run: images built, pods removed when the run ends."""
+        if self._ctx is ctx:
+            return
+        self._ctx = ctx
+        self._images = local_images()
+        pods = Pods(
+            ctx.run_id,
+            work_dir=ctx.work_dir / "pods",
+            logs_dir=ctx.artifacts.dir / "pods",
+            keep=ctx.keep,
+            sandbox_image=self._images.busybox,
+        )
+        self._pods = ctx.stack.enter_context(pods)
+
+    @property
+    def pods(self) -> Pods:
+        if self._pods is None:
+            raise RuntimeError("the docker backend is not bound to a run (call bind(ctx))")
+        return self._pods
+
+    @property
+    def images(self) -> images_mod.Images:
+        if self._images is None:
+            raise RuntimeError("the docker backend is not bound to a run (call bind(ctx))")
+        return self._images
+
+    def _check_env(self, env_id: str) -> None:
+        if env_id != self.env_id:
+            raise DockerTrackError(
+                f"the docker track runs env `{self.env_id}` (namespace {self.namespace}, where "
+                f"the bundle server and registry live); this scenario asked for `{env_id}`"
+                "\nHint: author env `local`, or run it with --track host"
+            )
+
+    # -- WorkerBackend -------------------------------------------------------------------------
+    def serve_bundles(self, ctx: ScenarioContext, directory: Path) -> DockerDistributor:
+        """The in-network httpd; it starts on the first `publish`."""
+        self.bind(ctx)
+        return DockerDistributor(self)
+
+    def registry(self, ctx: ScenarioContext) -> DockerRegistry:
+        self.bind(ctx)
+        objects = k8s_fixtures.oci_registry(self.namespace, image=self.images.registry)
+        self.pods.sync(objects, apply_set=REGISTRY_SET)
+        pod = self.pods.pod(k8s_fixtures.OCI_REGISTRY)
+        pod.wait_ready(FIXTURE_READY_S)
+        return DockerRegistry(self, pod)
+
+    def authority_for(self, source: DockerDistributor | DockerRegistry) -> str:
+        return source.authority
+
+    def bundle_uri_for(self, source: DockerDistributor | DockerRegistry, name: str) -> str:
+        return f"{source.scheme}://{self.authority_for(source)}/{name.lstrip('/')}"
+
+    def start(
+        self,
+        ctx: ScenarioContext,
+        env_id: str,
+        *,
+        pod: str = "worker",
+        env: dict[str, str] | None = None,
+        expect_exit: bool = False,
+    ) -> DockerWorker:
+        """Render + sync, then the serving pod (see `serving_deployment`), Ready unless it is
+        expected to refuse. `pod` is the host track's notion; here each Deployment is one."""
+        self.insecure = insecure_from(env, self.insecure)
+        self.reconcile(ctx, env_id)
+        doc = json.loads((ctx.store_root / env_id / "environment.json").read_text())
+        worker = DockerWorker(self, env_id, serving_deployment(doc))
+        if not expect_exit:
+            worker.pod.wait_ready(READY_DEADLINE_S)
+        return worker
+
+    # -- the pod-track verbs (shared with the kind backend) ------------------------------------
+    def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
+        """Bind the deployer to the local image, render, and sync: the docker track's
+        `op env reconcile`, with the same `applied`/`pruned` counts."""
+        self.bind(ctx)
+        self._check_env(env_id)
+        self._bind_deployer(ctx, env_id)
+        objects = render.render(render.load_inputs(Store(ctx.store_root), env_id))
+        self._syncs += 1
+        ctx.artifacts.write_text(f"rendered/{self._syncs:02d}-{env_id}.yaml", to_yaml(objects))
+        result = self.pods.sync(objects, apply_set=f"env:{env_id}")
+        doc = {
+            "namespace": self.namespace,
+            **result.to_json(),
+            "objects": [{"kind": o["kind"], "name": o["metadata"]["name"]} for o in objects],
+        }
+        ctx.artifacts.append_json("docker-sync.jsonl", doc)
+        return doc
+
+    def workloads(self, ctx: ScenarioContext, env_id: str) -> list[str]:
+        """The env's Deployments that have a running container, as Docker itself lists them."""
+        self.bind(ctx)
+        self._check_env(env_id)
+        labels = {
+            RUN_LABEL: ctx.run_id,
+            ROLE_LABEL: "main",
+            NAMESPACE_LABEL: self.namespace,
+            naming.MANAGED_BY: naming.MANAGER,
+        }
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        containers = self.pods.api.containers(filters=filters)  # running ones only
+        return sorted({str(c["Labels"][DEPLOYMENT_LABEL]) for c in containers})
+
+    def worker(self, ctx: ScenarioContext, env_id: str, revision_id: str) -> DockerWorker:
+        """The worker pod of one revision (e.g. the earlier one that must keep serving)."""
+        self.bind(ctx)
+        return DockerWorker(self, env_id, naming.worker_name(revision_id))
+
+    def _bind_deployer(self, ctx: ScenarioContext, env_id: str) -> None:
+        """`op env-packs add slot=deployer …` unless the env is already bound to these answers
+        (a re-bind rewrites environment.json, which a running pod would not see anyway)."""
+        answers = deployer_answers(self.images.runtime, self.insecure)
+        env_dir = ctx.store_root / env_id
+        try:
+            bound = json.loads((env_dir / DEPLOYER_ANSWERS).read_text())
+            doc = json.loads((env_dir / "environment.json").read_text())
+            kinds = {p.get("slot"): p.get("kind") for p in doc.get("packs", [])}
+        except (OSError, ValueError):
+            bound, kinds = None, {}
+        if bound == answers and kinds.get("deployer") == K8S_DEPLOYER:
+            return
+        path = ctx.artifacts.write_json("answers/docker-deployer.json", answers)
+        cli = Gtc(ctx.store_root, env=operator_env(ctx.work_dir), artifacts=ctx.artifacts)
+        cli.op(
+            "env-packs", "add", f"environment_id={env_id}", "slot=deployer",
+            f"kind={K8S_DEPLOYER}", "pack_ref=builtin", f"answers_ref={path}",
+        )  # fmt: skip
