@@ -143,7 +143,7 @@ def _logs(api: Any, container_id: str, *, stdout: bool = True, stderr: bool = Tr
 
 def _remove(api: Any, container_id: str) -> None:
     with contextlib.suppress(_not_found()):
-        api.remove_container(container_id, force=True, v=False)
+        api.remove_container(container_id, force=True, v=True)
 
 
 def _mount(spec: Mapping[str, Any]) -> Any:

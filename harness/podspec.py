@@ -619,6 +619,9 @@ def docker_params(
         "network_mode": network_mode,
         "read_only": run.read_only,
         "privileged": run.privileged,
+        # docker-init as PID 1 forwards SIGTERM: a PID-1 busybox httpd would ignore it and
+        # every pod replacement would wait out the grace period
+        "init": True,
     }
     optional = {
         "cap_drop": list(run.cap_drop),

@@ -147,8 +147,12 @@ def expect_restart_loop(
     Ready meanwhile (its readiness and /healthz are polled throughout)."""
     pod = pod_worker(ctx, worker)
     ready_seen: list[str] = []
+    codes: set[int] = set()
 
     def looped() -> bool | None:
+        code = worker.exit_code()
+        if code is not None:
+            codes.add(code)
         if pod.ready():
             ready_seen.append("Ready")
         if healthz(worker) == 200:
@@ -171,7 +175,7 @@ def expect_restart_loop(
     ctx.check(
         f"restart loop: {pod.restarts()} restarts with back-off",
         True,
-        f"last exit code {worker.exit_code()}",
+        f"exit code(s) seen: {', '.join(map(str, sorted(codes))) or 'none'}",
     )
     ctx.check(
         "never Ready while it looped",

@@ -11,8 +11,9 @@ from __future__ import annotations
 from harness.context import ScenarioContext, ScenarioResult
 from harness.errors import HarnessError
 from scenarios import _common as common
+from scenarios import _pods as pods
 
-TRACKS = ("host", "kind")
+TRACKS = ("host", "docker", "kind")
 
 ENV_ID = "local"
 BUNDLE_ID = "webchat-bot"
@@ -26,6 +27,8 @@ REFUSAL = (
 )
 DEADLINE_S = 20.0
 KIND_LOOP_DEADLINE_S = 180.0  # kubelet's back-off reaches CrashLoopBackOff after a few crashes
+DOCKER_LOOP_RESTARTS = 2  # harness.pods restarts the refusing worker with back-off (1 s, 2 s, …)
+DOCKER_LOOP_DEADLINE_S = 60.0
 
 
 def run(ctx: ScenarioContext) -> ScenarioResult:
@@ -54,8 +57,11 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     lock_before = first.env_file(earlier_lock)
     ctx.check("earlier revision materialized", lock_before is not None, earlier_lock)
     assert lock_before is not None
-    code = first.stop()
-    ctx.check(f"first worker stopped gracefully (exit {code})", code == 0, "SIGTERM → exit 0")
+    if ctx.track == "docker":  # the new revision gets its own pod; the first one keeps serving
+        ctx.check("first worker pod keeps running", first.exit_code() is None, "not stopped")
+    else:
+        code = first.stop()
+        ctx.check(f"first worker stopped gracefully (exit {code})", code == 0, "SIGTERM → exit 0")
 
     ctx.step("prepare: route a new revision, then make the distributor serve wrong bytes")
     target = common.stage_pullable(
@@ -91,6 +97,10 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
         ctx.check(f"worker pod in {reason}", True, "kubectl get pods")
         previous = worker.previous_logs()  # type: ignore[attr-defined]
         common.expect_text(ctx, "exact refusal in kubectl logs --previous", previous, refusal)
+    if ctx.track == "docker":  # restarted with back-off, never Ready: a CrashLoopBackOff
+        pods.expect_restart_loop(
+            ctx, worker, restarts=DOCKER_LOOP_RESTARTS, deadline_s=DOCKER_LOOP_DEADLINE_S
+        )
     ctx.check(
         "the tampered bytes were really pulled",
         distributor.hits(NEW_FIXTURE) >= 1,
@@ -100,7 +110,9 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     common.expect_absent(ctx, worker, "runtime-config.json")
     common.expect_absent(ctx, worker, f"revisions/{target.revision_id}/pack-list.lock")
     # on kind the refusing worker is a new pod; the earlier revision lives on in the first one
-    keeper = first if ctx.track == "kind" else worker
+    keeper = first if ctx.track in ("kind", "docker") else worker
     common.expect_unchanged(ctx, keeper, earlier_lock, lock_before)
+    if ctx.track == "docker":  # its pod template did not change, so its pod was left alone
+        common.expect_status(ctx, first, SERVED_STATUS)
     ctx.notes.append(f"refused revision {target.revision_id}; kept {earlier.revision_id}")
     return ctx.result()

@@ -110,6 +110,19 @@ def insecure_from(env: Mapping[str, str] | None, current: Sequence[str]) -> list
     return insecure
 
 
+def registry_pulls(log: str, authority: str, repository_tag: str) -> int:
+    """Blob GETs of `repository_tag`'s repository addressed to `authority`, counted in the
+    registry's logfmt lines (`http.request.host=… http.request.method=GET … /v2/<repo>/blobs/`)."""
+    repository = repository_tag.split("@", 1)[0].rsplit(":", 1)[0]
+    hosts = (f'http.request.host="{authority}"', f"http.request.host={authority} ")
+    blobs = f"/v2/{repository}/blobs/"
+    return sum(
+        1
+        for line in log.splitlines()
+        if any(h in line for h in hosts) and "http.request.method=GET" in line and blobs in line
+    )
+
+
 def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
     return yaml.safe_dump_all([json.loads(json.dumps(o)) for o in objects], sort_keys=False)
 
@@ -196,6 +209,11 @@ class DockerRegistry:
     def ref(self, repository_tag: str) -> str:
         """`oci://127.0.0.1:<published>/<repo:tag>`: where host-side pushes go."""
         return f"oci://127.0.0.1:{self.pod.host_port(k8s_fixtures.OCI_PORT)}/{repository_tag}"
+
+    def pulls(self, repository_tag: str) -> int:
+        """Blob GETs of the repository made through the in-network authority (the worker's
+        pulls; the host's push goes through the published port and does not count)."""
+        return registry_pulls(self.pod.stdout() + self.pod.stderr(), self.authority, repository_tag)
 
 
 # -- the worker --------------------------------------------------------------------------------

@@ -678,6 +678,12 @@ class KindBackend:
         ctx.artifacts.append_json("kind-reconcile.jsonl", result)
         return result
 
+    def worker(self, ctx: ScenarioContext, env_id: str, revision_id: str) -> KindWorker:
+        """The worker pod of one revision (e.g. the earlier one that must keep serving)."""
+        self.bind(ctx)
+        self._check_env(env_id)
+        return KindWorker(self, env_id, revision_id)
+
     def workloads(self, ctx: ScenarioContext, env_id: str) -> list[str]:
         """The env's Deployments that have an available pod right now (PodBackend)."""
         self._check_env(env_id)

@@ -27,7 +27,8 @@ from harness.registry import BINARY as REGISTRY_BINARY
 REPO = Path(__file__).resolve().parents[2]
 TRACK_MARKS: dict[str, list[Any]] = {
     "host": [],
-    "docker": [pytest.mark.docker],
+    # the first docker case of a session may build the local images (debootstrap: minutes)
+    "docker": [pytest.mark.docker, pytest.mark.timeout(1200)],
     "kind": [pytest.mark.kind],
 }
 

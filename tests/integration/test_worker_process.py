@@ -321,3 +321,40 @@ def test_sigterm_right_after_the_banner_is_a_clean_exit(
         assert PROBES_ONLY.match(worker.banner()), worker.stdout
         worker.proc.send_signal(signal.SIGTERM)
         assert worker.wait() == 0
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_bundle_uri_fails_closed_with_one_clear_line(
+    store_root: Path, workers: list[Worker]
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/bundles/webchat-bot.gtbundle"
+    author(store_root, "webchat-bot", uri=url)
+    worker = Worker(store_root)
+    workers.append(worker)
+    assert worker.next_line(time.monotonic() + 60) is None  # no banner at all
+    assert worker.wait() != 0
+    err = worker.stderr()
+    assert url in err and "Traceback" not in err, err
+    assert not (store_root / "local" / "runtime-config.json").exists()
+
+
+def test_oci_registry_without_the_insecure_variable_names_it(
+    store_root: Path, workers: list[Worker]
+) -> None:
+    """A plain-HTTP registry not listed in GREENTIC_OCI_INSECURE_REGISTRIES: pulled over
+    HTTPS, which fails, and the message says which variable to set."""
+    with Distributor() as plain_http:  # any plain-HTTP server stands in for the registry
+        authority = plain_http.url("/").split("/")[2]
+        author(store_root, "webchat-bot", uri=f"oci://{authority}/greentic/webchat-bot:v1")
+        worker = Worker(store_root)
+        workers.append(worker)
+        assert worker.next_line(time.monotonic() + 60) is None
+        assert worker.wait() != 0
+        err = worker.stderr()
+    assert "GREENTIC_OCI_INSECURE_REGISTRIES" in err and "Traceback" not in err, err

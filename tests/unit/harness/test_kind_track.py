@@ -498,7 +498,7 @@ def test_a_pod_worker_reports_restarts_and_readiness(cmd: Any, backend: KindBack
 def test_the_kind_backend_is_a_pod_backend_for_the_pod_scenarios(backend: KindBackend) -> None:
     """scenarios/_pods.py duck-types these; the docker backend has the same."""
     for verb in ("serve_bundles", "registry", "authority_for", "bundle_uri_for", "start",
-                 "reconcile", "workloads"):  # fmt: skip
+                 "reconcile", "workloads", "worker"):  # fmt: skip
         assert callable(getattr(backend, verb))
     worker = KindWorker(backend, "local", REV1)
     for method in ("exit_code", "stdout", "stderr", "logs", "wait_banner", "wait_exited",
