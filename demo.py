@@ -181,7 +181,7 @@ def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> Scena
         from harness.tracks import kind as kind_track
 
         kind_track.use_demo_cluster()  # kind-up's kept cluster (created here when absent)
-        if not kind_track.demo_preflight(lambda line: print(f"{red('✗')} {line}")):
+        if not kind_track.demo_preflight(print):
             return None
     print(bold(f"{name} [{label}]") + dim(f"  {scenarios.summary(module)}"), flush=True)
     try:

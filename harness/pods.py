@@ -350,8 +350,9 @@ class Pod:
         self.owner.write_text(f"{self.namespace}/{self.name}/failure.txt", message + "\n")
 
     def _kubelet(self) -> None:
-        api = _client().api
+        api: Any = None
         try:
+            api = _client().api
             if not self._admit(api):
                 return
             for run in self.plan.init_containers:
@@ -368,7 +369,8 @@ class Pod:
             if not self._stop.is_set():
                 self._fail("KubeletError", f"pod {self.name}: {type(exc).__name__}: {exc}", 1)
         finally:
-            api.close()
+            if api is not None:
+                api.close()
 
     def _admit(self, api: Any) -> bool:
         """Images present locally (never pulled) and runAsNonRoot honoured, as kubelet checks."""

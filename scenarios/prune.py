@@ -18,7 +18,7 @@ from harness.op import OpFailed
 from scenarios import _common as common
 from scenarios import _pods as pods
 
-TRACKS = ("docker",)
+TRACKS = ("kind", "docker")  # kind first: the demo verb defaults to the kind track
 
 ENV_ID = "local"
 BUNDLE_ID = "webchat-bot"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     require_kind = os.environ.get("GTC_REQUIRE_KIND") == "1"
     if "kind" in item.keywords and require_kind and not kind_available():
         pytest.fail("GTC_REQUIRE_KIND=1 but kind or kubectl is not on PATH")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Delete the kind clusters this process created (each xdist worker has its own)."""
+    kind_track = sys.modules.get("harness.tracks.kind")
+    if kind_track is not None:
+        kind_track.close_session_clusters()
 
 
 @pytest.fixture(autouse=True)

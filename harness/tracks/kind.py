@@ -1,12 +1,9 @@
 """The kind track: workers are real pods on a kind cluster, deployed with the real client.
 
-`start()` binds the k8s deployer to the locally built runtime image (loaded into the nodes),
-runs `gtc op env reconcile <id> --context kind-<name>` (server-side apply, as an operator
-would), waits with `kubectl rollout status`, and returns a `KindWorker`: reached through the
-self-restarting port-forward, read through `kubectl logs [--previous]`. The in-cluster
-fixtures (`harness.k8s_fixtures`) live in the env's namespace with their NetworkPolicy allows.
-One cluster per process (pytest-xdist worker), or the kept demo cluster named by
-`$GTC_KIND_CLUSTER` (`demo.py kind-up`). Selected by `--track kind`; never run here (no kind).
+`start()` binds the k8s deployer to the loaded runtime image, runs `gtc op env reconcile <id>
+--context kind-<name>` (SSA), waits for the rollout and returns a `KindWorker` reached through
+the self-restarting port-forward and read through `kubectl logs [--previous]`. One cluster per
+process, or the kept demo cluster (`$GTC_KIND_CLUSTER`). Selected by `--track kind`.
 """
 
 from __future__ import annotations
@@ -230,6 +227,17 @@ def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
     cluster.create()
     _CLUSTERS[key] = cluster
     return cluster
+
+
+def close_session_clusters() -> list[str]:
+    """Delete this process's own clusters now (pytest session end; atexit is the fallback)."""
+    closed = []
+    for key, cluster in list(_CLUSTERS.items()):
+        if not cluster.keep:
+            cluster.delete()
+            closed.append(cluster.name)
+        del _CLUSTERS[key]
+    return closed
 
 
 def load_once(cluster: KindCluster, tags: Sequence[str]) -> None:

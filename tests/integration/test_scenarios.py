@@ -29,7 +29,8 @@ TRACK_MARKS: dict[str, list[Any]] = {
     "host": [],
     # the first docker case of a session may build the local images (debootstrap: minutes)
     "docker": [pytest.mark.docker, pytest.mark.timeout(1200)],
-    "kind": [pytest.mark.kind],
+    # the first kind case of a process creates its cluster and loads the images (minutes)
+    "kind": [pytest.mark.kind, pytest.mark.timeout(1800)],
 }
 
 

@@ -504,3 +504,15 @@ def test_the_kind_backend_is_a_pod_backend_for_the_pod_scenarios(backend: KindBa
     for method in ("exit_code", "stdout", "stderr", "logs", "wait_banner", "wait_exited",
                    "env_file", "stop", "restarts", "ready"):  # fmt: skip
         assert callable(getattr(worker, method))
+
+
+def test_session_clusters_are_deleted_at_session_end_unless_kept(cmd: Any, tmp_path: Path) -> None:
+    own = KindCluster("gtc-gw0-ab12", run_id="gw0-ab12", workdir=tmp_path, runner=cmd)
+    kept = KindCluster("gtc-demo", run_id="gtc-demo", workdir=tmp_path, runner=cmd, keep=True)
+    track._CLUSTERS.update({"process": own, "gtc-demo": kept})
+    assert track.close_session_clusters() == ["gtc-gw0-ab12"]
+    assert track._CLUSTERS == {}
+    assert cmd.argvs() == [
+        ["kind", "delete", "cluster", "--name", "gtc-gw0-ab12"],
+        ["docker", "rm", "-f", "gtc-gw0-ab12-registry"],
+    ]
