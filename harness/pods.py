@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import socket
 import tarfile
 import threading
@@ -199,7 +200,6 @@ class Pod:
         self.name = plan.name
         self.namespace = plan.namespace
         self.deployment = plan.deployment
-        self.created = time.monotonic()
         self.host_ports: dict[int, int] = {}
         self.sandbox_id: str | None = None
         self.init_ids: dict[str, str] = {}
@@ -749,8 +749,6 @@ class Pod:
         for empty_dir in self.plan.empty_dirs:
             with contextlib.suppress(_not_found()):
                 api.remove_volume(self._volume_name(empty_dir.volume), force=True)
-        import shutil
-
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -827,7 +825,10 @@ class Pods:
                 self.write_json(f"{pod.namespace}/{pod.name}/status.json", pod.status())
         else:
             for pod in list(self._pods.values()):
-                pod.delete()
+                try:
+                    pod.delete()
+                except Exception as exc:  # keep going: the run's label sweep gets the rest
+                    self.write_text(f"{pod.namespace}/{pod.name}/delete-failed.txt", f"{exc}\n")
             self._pods.clear()
             for network in self._networks.values():
                 with contextlib.suppress(Exception):
@@ -856,7 +857,11 @@ class Pods:
         if namespace in self._networks:
             return self._networks[namespace]
         name = self.network_name(namespace)
-        with _docker_errors(f"create network {name}"):
+        hint = (
+            "if Docker ran out of address pools, remove stale runs: "
+            "`.venv/bin/python -m harness.pods reap --all` (or `docker network prune`)"
+        )
+        with _docker_errors(f"create network {name}", hint):
             self.api.create_network(
                 name,
                 driver="bridge",
@@ -977,4 +982,52 @@ def reap(run_id: str) -> list[str]:
     return removed
 
 
+def run_ids() -> list[str]:
+    """Run ids that still own containers, volumes or networks on this engine."""
+    client = _client()
+    try:
+        label = {"label": RUN_LABEL}
+        found = {c.labels.get(RUN_LABEL) for c in client.containers.list(all=True, filters=label)}
+        found |= {
+            n.attrs.get("Labels", {}).get(RUN_LABEL) for n in client.networks.list(filters=label)
+        }
+        found |= {
+            (v.attrs.get("Labels") or {}).get(RUN_LABEL) for v in client.volumes.list(filters=label)
+        }
+    finally:
+        client.close()
+    return sorted(r for r in found if r)
+
+
 reaper.register(reap)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m harness.pods reap RUN_ID… | --all`: remove what kept runs left in Docker."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m harness.pods", description=main.__doc__)
+    parser.add_argument("verb", choices=["reap", "list"])
+    parser.add_argument("run_ids", nargs="*")
+    parser.add_argument("--all", action="store_true", help="every run id found on the engine")
+    args = parser.parse_args(argv)
+    try:
+        found = run_ids()
+    except PodsError as exc:
+        print(f"error: {exc}")
+        return 1
+    if args.verb == "list":
+        print("\n".join(found) or "no pods of any run")
+        return 0
+    targets = found if args.all else list(args.run_ids)
+    if not targets:
+        print("nothing to reap (name run ids, or --all)")
+        return 0
+    for run_id in targets:
+        for removed in reap(run_id):
+            print(f"{run_id}: removed {removed}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

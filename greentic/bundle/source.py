@@ -84,17 +84,22 @@ def _required_str(doc: dict[str, Any], key: str, path: Path) -> str:
     return value
 
 
+def _required_id(doc: dict[str, Any], key: str, path: Path) -> str:
+    """`_required_str` that must also be a valid id (`pack_id`, `bundle_id`)."""
+    value = _required_str(doc, key, path)
+    try:
+        return check_id(value, key)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
 def load_pack_dir(pack_dir: Path) -> PackSource:
     """Read `pack_dir/pack.yaml` and `pack_dir/flows/*.ygtc`, validating every flow."""
     if not pack_dir.is_dir():
         raise NotFound(f"pack source directory {pack_dir} does not exist")
     meta_path = pack_dir / "pack.yaml"
     meta = _yaml_mapping(meta_path, PACK_KEYS)
-    pack_id = _required_str(meta, "pack_id", meta_path)
-    try:
-        check_id(pack_id, "pack_id")
-    except ValueError as exc:
-        raise SpecError(f"{meta_path}: {exc}") from None
+    pack_id = _required_id(meta, "pack_id", meta_path)
     if pack_id != pack_dir.name:
         raise SpecError(
             f"{meta_path}: pack_id `{pack_id}` must equal its directory name `{pack_dir.name}`"
@@ -145,11 +150,7 @@ def load_bundle_dir(root: Path) -> BundleSource:
     meta_path = root / "bundle.yaml"
     raw = _read(meta_path)
     meta = _yaml_mapping(meta_path, BUNDLE_KEYS)
-    bundle_id = _required_str(meta, "bundle_id", meta_path)
-    try:
-        check_id(bundle_id, "bundle_id")
-    except ValueError as exc:
-        raise SpecError(f"{meta_path}: {exc}") from None
+    bundle_id = _required_id(meta, "bundle_id", meta_path)
     packs_dir = root / "packs"
     packs = (
         [load_pack_dir(d) for d in sorted(packs_dir.iterdir()) if d.is_dir()]

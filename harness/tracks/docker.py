@@ -317,6 +317,11 @@ class DockerBackend:
             sandbox_image=self._images.busybox,
         )
         self._pods = ctx.stack.enter_context(pods)
+        if ctx.keep:
+            ctx.notes.append(
+                f"pods kept running (run id {ctx.run_id}); remove them with "
+                f"`.venv/bin/python -m harness.pods reap {ctx.run_id}`"
+            )
 
     @property
     def pods(self) -> Pods:

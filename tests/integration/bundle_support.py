@@ -22,18 +22,6 @@ from types import TracebackType
 
 import httpx
 
-from greentic.spec.base import now_rfc3339
-from greentic.spec.environment import (
-    BundleDeployment,
-    Environment,
-    HostConfig,
-    Revision,
-    TrafficEntry,
-    TrafficSplit,
-)
-from greentic.store import ids
-from greentic.store.envstore import Store
-
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bundles"
 
@@ -225,67 +213,6 @@ class Distributor:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
-
-
-def new_env(
-    store: Store, digests: list[str], *, env_id: str = "e1", bundle_id: str = "webchat-bot"
-) -> list[str]:
-    """Env `env_id` with one deployment and one revision per digest; the first is routed 100%."""
-    dep = ids.new_ulid()
-    revs = [ids.new_ulid() for _ in digests]
-    now = now_rfc3339()
-    env = Environment(
-        environment_id=env_id,
-        name=env_id,
-        host_config=HostConfig(env_id=env_id),
-        bundles=[
-            BundleDeployment(
-                deployment_id=dep,
-                env_id=env_id,
-                bundle_id=bundle_id,
-                customer_id="c",
-                created_at=now,
-            )
-        ],
-        revisions=[
-            Revision(
-                revision_id=rid,
-                env_id=env_id,
-                bundle_id=bundle_id,
-                deployment_id=dep,
-                sequence=i + 1,
-                created_at=now,
-                bundle_digest=d,
-                pack_list_lock_ref=f"revisions/{rid}/pack-list.lock",
-                lifecycle="ready",
-            )
-            for i, (rid, d) in enumerate(zip(revs, digests, strict=True))
-        ],
-        traffic_splits=[
-            TrafficSplit(
-                env_id=env_id,
-                deployment_id=dep,
-                bundle_id=bundle_id,
-                entries=[TrafficEntry(revision_id=revs[0], weight_bps=10_000)],
-                updated_at=now,
-                idempotency_key="test",
-            )
-        ],
-    )
-    with store.create(env, verb="test"):
-        pass
-    return revs
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (relative path → bytes)."""
-    if not root.exists():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def registry_available() -> bool:

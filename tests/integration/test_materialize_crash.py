@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from bundle_support import FIXTURES, new_env, tree
+from bundle_support import FIXTURES
 
 from greentic.bundle import materialize, reader
 from greentic.bundle.digest import sha256_file
 from greentic.store.envstore import Store
+from tests.support.stores import new_env, tree
 
 BUNDLE = FIXTURES / "webchat-bot.gtbundle"
 CHILD = """

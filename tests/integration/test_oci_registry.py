@@ -12,7 +12,6 @@ from bundle_support import (
     FIXTURES,
     REGISTRY_BINARY,
     LocalRegistry,
-    new_env,
     no_op_sleep,
     wait_for_binary,
 )
@@ -24,6 +23,7 @@ from greentic.cli.bundle import bundle
 from greentic.errors import FetchError
 from greentic.fetch import fetch
 from greentic.store.envstore import Store
+from tests.support.stores import new_env
 
 BUNDLE = FIXTURES / "webchat-bot.gtbundle"
 

@@ -11,55 +11,21 @@ import pytest
 from op_support import GTC, gtc
 
 from greentic.secrets import DevStore
+from tests.support.seeds import (
+    DEPLOYER_ANSWERS,
+    DIGEST,
+    TOKEN_PATH,
+    URI,
+    seed_manifest,
+    write_declarative,
+)
 
-URI = "oci://127.0.0.1:5000/greentic/webchat-bot:v1"
-DIGEST = "sha256:4f560749ec709e75b6063cdeccab15ed5074c2e60bc5f772c2d3b7d4bd992363"
 TOKEN = "x-telegram-token-7f3a9c"
-TOKEN_PATH = "tenant-default/_/messaging-telegram/telegram_bot_token"
-
-MANIFEST = {
-    "schema": "greentic.env-manifest.v1",
-    "environment": {"id": "local", "name": "k8s", "gui_enabled": True},
-    "trust_root": "bootstrap",
-    "packs": [
-        {
-            "slot": "deployer",
-            "kind": "greentic.deployer.k8s@1.0.0",
-            "pack_ref": "builtin",
-            "answers_ref": "deployer-answers.json",
-        },
-        {"slot": "secrets", "kind": "greentic.secrets.dev-store@1.0.0", "pack_ref": "builtin"},
-    ],
-    "bundles": [
-        {
-            "bundle_id": "webchat-bot",
-            "bundle_source_uri": URI,
-            "bundle_digest": DIGEST,
-            "route_binding": {
-                "hosts": [],
-                "path_prefixes": ["/"],
-                "tenant_selector": {"tenant": "tenant-default", "team": "default"},
-            },
-        }
-    ],
-    "secrets": [{"path": TOKEN_PATH, "from_env": "TELEGRAM_DEMO_BOT_TOKEN"}],
-    "messaging_endpoints": [
-        {"name": "webchat-bot", "provider_type": "messaging.telegram.bot", "links": ["webchat-bot"]}
-    ],
-}
-ANSWERS = {
-    "runtime_image": "ghcr.io/greenticai/greentic-start-distroless:develop",
-    "tunnel": "cloudflared",
-}
 
 
 @pytest.fixture
 def declarative(tmp_path: Path) -> Path:
-    d = tmp_path / "declarative"
-    d.mkdir()
-    (d / "k8s.env.json").write_text(json.dumps(MANIFEST, indent=2))
-    (d / "deployer-answers.json").write_text(json.dumps(ANSWERS, indent=2))
-    return d
+    return write_declarative(tmp_path, seed_manifest()).parent
 
 
 def test_console_script_is_installed() -> None:
@@ -79,7 +45,7 @@ def test_seed_000_manifest_pair_applies(declarative: Path, tmp_path: Path) -> No
     deployer = next(p for p in doc["packs"] if p["slot"] == "deployer")
     assert deployer["kind"] == "greentic.deployer.k8s@1.0.0"
     assert deployer["answers_ref"] == "env-packs/deployer/answers.json"
-    assert json.loads((store / "local" / deployer["answers_ref"]).read_text()) == ANSWERS
+    assert json.loads((store / "local" / deployer["answers_ref"]).read_text()) == DEPLOYER_ANSWERS
     (bundle,) = doc["bundles"]
     assert bundle["bundle_id"] == "webchat-bot"
     assert bundle["route_binding"]["path_prefixes"] == ["/"]

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bundle_support import FIXTURES, Distributor, Route, new_env
+from bundle_support import FIXTURES, Distributor, Route
 
 from greentic.spec.environment import Environment, HostConfig
 from greentic.store.envstore import Store
+from tests.support.stores import new_env
 
 DIGESTS: dict[str, str] = json.loads((FIXTURES / "digests.json").read_text())
 GREENTIC_START = str(Path(sys.executable).parent / "greentic-start")

@@ -14,7 +14,7 @@ from greentic.cli.op.payload import (
     base_dir,
     no_positionals,
     payload_of,
-    route_flags,
+    route_options,
     schema,
     split_args,
 )
@@ -28,22 +28,10 @@ from greentic.cli.op.payload import (
 @click.option("--source-uri", "bundle_source_uri", default=None)
 @click.option("--digest", "bundle_digest", default=None)
 @click.option("--customer-id", default=None)
-@click.option("--path-prefix", "path_prefixes", multiple=True)
-@click.option("--host", "hosts", multiple=True)
-@click.option("--tenant", default=None)
-@click.option("--team", default=None)
+@route_options
 @click.option("--idempotency-key", default=None)
 @click.pass_obj
-def command(
-    obj: OpContext,
-    /,
-    args: tuple[str, ...],
-    path_prefixes: tuple[str, ...],
-    hosts: tuple[str, ...],
-    tenant: str | None,
-    team: str | None,
-    **flags: Any,
-) -> dict[str, Any]:
+def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str, Any]:
     """bundles add + revisions stage + warm + 100% traffic, in one step."""
     from greentic.deployer import deploy
 
@@ -51,6 +39,5 @@ def command(
         return schema(deploy.DeployPayload)
     positional, inline = split_args(args)
     no_positionals("deploy", positional)
-    flags["route_binding"] = route_flags(path_prefixes, hosts, tenant, team)
     p = payload_of(obj, deploy.DeployPayload, inline, flags)
     return deploy.run(obj.store(), p, base_dir=base_dir(obj))

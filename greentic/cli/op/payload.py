@@ -2,17 +2,21 @@
 
 `collect` picks the one source given (mixing is an InvalidArgument) and returns a plain dict;
 `validate` turns it into the verb's pydantic model, mapping errors to answers-parse (file) or
-invalid-argument (command line). `load_answers` reads JSON/YAML with file+line in errors.
-Every payload-taking verb calls these; engineer C's render/reconcile reuse them.
+invalid-argument (command line). `load_answers` reads JSON/YAML with file+line in errors;
+`route_options` gives a verb the route flags as one `route_binding`. Every payload-taking
+verb calls these; engineer C's render/reconcile reuse them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
 
 from greentic.cli.op.context import OpContext
 from greentic.errors import AnswersParseError, InvalidArgument
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 M = TypeVar("M", bound="BaseModel")
+F = TypeVar("F", bound=Callable[..., Any])
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 MIXED = (
     "payload sources are mutually exclusive: pass --answers FILE, or key=value pairs, "
@@ -138,6 +143,33 @@ def route_flags(
             k: v for k, v in (("tenant", tenant), ("team", team)) if v is not None
         }
     return route
+
+
+def route_options(fn: F) -> F:
+    """Add `--path-prefix/--host/--tenant/--team`; the command gets them folded into one
+    `route_binding` keyword (None when none is given), as `route_flags` builds it."""
+
+    @functools.wraps(fn)
+    def folded(
+        *args: Any,
+        path_prefixes: tuple[str, ...],
+        hosts: tuple[str, ...],
+        tenant: str | None,
+        team: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        return fn(*args, route_binding=route_flags(path_prefixes, hosts, tenant, team), **kwargs)
+
+    options = [
+        click.option("--path-prefix", "path_prefixes", multiple=True, help="Route path prefix."),
+        click.option("--host", "hosts", multiple=True, help="Route host."),
+        click.option("--tenant", default=None),
+        click.option("--team", default=None),
+    ]
+    command: Any = folded
+    for option in reversed(options):  # as if stacked in this order above `fn`
+        command = option(command)
+    return cast(F, command)
 
 
 def no_positionals(verb: str, positional: list[str]) -> None:

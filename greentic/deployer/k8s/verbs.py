@@ -7,8 +7,8 @@ arguments and call these; the harness calls them directly with `connect=lambda c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +63,21 @@ def render_env(store: Store, env_id: str, *, out: Path | None = None) -> dict[st
     return result
 
 
-def _cluster_for(context: str | None, answered: str | None, connect: Connect | None) -> Cluster:
-    """`--context` wins over the `kubeconfig_context` answer; neither → current context."""
-    return (connect or _connect)(context or answered)
+@contextmanager
+def _connected(
+    context: str | None, answered: str | None, connect: Connect | None
+) -> Iterator[Cluster]:
+    """A cluster for the verb, closed after it (a close that fails is not the verb's error).
 
-
-def _close(cluster: Cluster) -> None:
-    close = getattr(cluster, "close", None)
-    if callable(close):
-        with suppress(Exception):
-            close()
+    `--context` wins over the `kubeconfig_context` answer; neither → current context."""
+    cluster = (connect or _connect)(context or answered)
+    try:
+        yield cluster
+    finally:
+        close = getattr(cluster, "close", None)
+        if callable(close):
+            with suppress(Exception):
+                close()
 
 
 def _where(cluster: Cluster) -> dict[str, Any]:
@@ -93,8 +98,7 @@ def reconcile_env(
     """Render `env_id` and reconcile it onto the cluster (SSA + prune)."""
     loaded = inputs.load(store, env_id)
     objs = render.render(loaded)
-    cluster = _cluster_for(context, loaded.answers.kubeconfig_context, connect)
-    try:
+    with _connected(context, loaded.answers.kubeconfig_context, connect) as cluster:
         result = reconcile.run(
             objs,
             cluster=cluster,
@@ -104,8 +108,6 @@ def reconcile_env(
             timeout=timeout,
             progress=progress,
         )
-    finally:
-        _close(cluster)
     return {"environment_id": env_id, **_where(cluster), **result}
 
 
@@ -137,8 +139,7 @@ def apply_revision(
     name = naming.worker_name(revision_id)
     objs = render.render(loaded)
     pair = [o for o in objs if o["metadata"]["name"] == name] if rev.lifecycle in PRESENT else []
-    cluster = _cluster_for(context, loaded.answers.kubeconfig_context, connect)
-    try:
+    with _connected(context, loaded.answers.kubeconfig_context, connect) as cluster:
         result = reconcile.apply_revision(
             pair,
             cluster=cluster,
@@ -150,8 +151,6 @@ def apply_revision(
             timeout=timeout,
             progress=progress,
         )
-    finally:
-        _close(cluster)
     action = "applied" if pair else "pruned"
     return {
         "environment_id": env_id,

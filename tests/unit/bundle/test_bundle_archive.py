@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bundle_testlib import Pulled, new_env
+from bundle_testlib import Pulled
 
 from greentic.bundle import materialize
 from greentic.bundle.archive import (
@@ -23,6 +23,7 @@ from greentic.bundle.archive import (
 )
 from greentic.bundle.digest import sha256_file
 from greentic.store.envstore import Store
+from tests.support.stores import new_env
 
 
 def hostile_zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> Path:

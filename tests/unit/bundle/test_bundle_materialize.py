@@ -7,27 +7,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from bundle_testlib import ENV, Pulled, fixture, new_env
+from bundle_testlib import Pulled, fixture
 
 from greentic.bundle import materialize, reader
 from greentic.bundle.digest import sha256_file
 from greentic.errors import Conflict, DigestMismatch, NotFound, SpecError, TrustRootError
 from greentic.spec.pack_list_lock import PackListLock
 from greentic.store.envstore import Store
+from tests.support.stores import ENV, new_env, tree
 
 V1 = "webchat-bot.gtbundle"
 V2 = "webchat-bot-v2.gtbundle"
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (relative path → bytes); directories implied."""
-    if not root.exists():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def revisions_dir(store: Store) -> Path:

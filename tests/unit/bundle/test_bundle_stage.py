@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bundle_testlib import ENV, fixture, new_env
+from bundle_testlib import fixture
 
 from greentic.bundle import reader
 from greentic.bundle.digest import sha256_file
 from greentic.deployer import revisions
 from greentic.errors import SpecError
 from greentic.store.envstore import Store
+from tests.support.stores import ENV, new_env
 
 
 def deployment(store: Store) -> str:

@@ -12,65 +12,9 @@ from greentic.deployer.apply import apply
 from greentic.errors import AnswersParseError, Conflict, InvalidArgument, NotFound
 from greentic.secrets import DevStore
 from greentic.store.envstore import Store
+from tests.support.seeds import DIGEST, TOKEN_PATH, URI, seed_manifest, write_declarative
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "bundles"
-URI = "oci://127.0.0.1:5000/greentic/webchat-bot:v1"
-DIGEST = "sha256:4f560749ec709e75b6063cdeccab15ed5074c2e60bc5f772c2d3b7d4bd992363"
-TOKEN_PATH = "tenant-default/_/messaging-telegram/telegram_bot_token"
-
-
-def seed_manifest() -> dict[str, Any]:
-    """seeds/000's k8s.env.json, with the bundle moved to a loopback registry."""
-    return {
-        "schema": "greentic.env-manifest.v1",
-        "environment": {"id": "local", "name": "k8s", "gui_enabled": True},
-        "trust_root": "bootstrap",
-        "packs": [
-            {
-                "slot": "deployer",
-                "kind": "greentic.deployer.k8s@1.0.0",
-                "pack_ref": "builtin",
-                "answers_ref": "deployer-answers.json",
-            },
-            {"slot": "secrets", "kind": "greentic.secrets.dev-store@1.0.0", "pack_ref": "builtin"},
-        ],
-        "bundles": [
-            {
-                "bundle_id": "webchat-bot",
-                "bundle_source_uri": URI,
-                "bundle_digest": DIGEST,
-                "route_binding": {
-                    "hosts": [],
-                    "path_prefixes": ["/"],
-                    "tenant_selector": {"tenant": "tenant-default", "team": "default"},
-                },
-            }
-        ],
-        "secrets": [{"path": TOKEN_PATH, "from_env": "TELEGRAM_DEMO_BOT_TOKEN"}],
-        "messaging_endpoints": [
-            {
-                "name": "webchat-bot",
-                "provider_type": "messaging.telegram.bot",
-                "links": ["webchat-bot"],
-            }
-        ],
-    }
-
-
-def write(tmp_path: Path, manifest: dict[str, Any]) -> Path:
-    d = tmp_path / "declarative"
-    d.mkdir(exist_ok=True)
-    (d / "deployer-answers.json").write_text(
-        json.dumps(
-            {
-                "runtime_image": "ghcr.io/greenticai/greentic-start-distroless:develop",
-                "tunnel": "cloudflared",
-            }
-        )
-    )
-    path = d / "k8s.env.json"
-    path.write_text(json.dumps(manifest))
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +31,9 @@ def token(monkeypatch: pytest.MonkeyPatch) -> str:
 def test_seed_manifest_applies(store_root: Path, tmp_path: Path, token: str) -> None:
     store = Store(store_root)
     lines: list[str] = []
-    report = apply(store, write(tmp_path, seed_manifest()), yes=True, progress=lines.append)
+    report = apply(
+        store, write_declarative(tmp_path, seed_manifest()), yes=True, progress=lines.append
+    )
     assert report["changed"] == 9 and report["no_op"] == 0
     env = store.load("local")
     assert env.name == "k8s" and env.host_config.gui_enabled is True
@@ -114,7 +60,7 @@ def test_rerun_is_all_no_ops_and_rewrites_nothing(
     store_root: Path, tmp_path: Path, token: str
 ) -> None:
     store = Store(store_root)
-    manifest = write(tmp_path, seed_manifest())
+    manifest = write_declarative(tmp_path, seed_manifest())
     apply(store, manifest, yes=True)
     snapshot = {
         f: f.read_bytes()
@@ -137,7 +83,7 @@ def test_rerun_is_all_no_ops_and_rewrites_nothing(
 
 def test_check_and_dry_run(store_root: Path, tmp_path: Path, token: str) -> None:
     store = Store(store_root)
-    manifest = write(tmp_path, seed_manifest())
+    manifest = write_declarative(tmp_path, seed_manifest())
     dry = apply(store, manifest, mode="dry-run")
     assert dry["changed"] == 9 and not store.exists("local")
     with pytest.raises(Conflict, match="is not converged: 9 pending change"):
@@ -146,14 +92,14 @@ def test_check_and_dry_run(store_root: Path, tmp_path: Path, token: str) -> None
     doc = seed_manifest()
     doc["environment"]["name"] = "renamed"
     with pytest.raises(Conflict, match="1 pending change"):
-        apply(store, write(tmp_path, doc), mode="check")
+        apply(store, write_declarative(tmp_path, doc), mode="check")
 
 
 def test_changed_answers_and_token_are_updates(
     store_root: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store(store_root)
-    manifest = write(tmp_path, seed_manifest())
+    manifest = write_declarative(tmp_path, seed_manifest())
     apply(store, manifest)
     (manifest.parent / "deployer-answers.json").write_text('{"tunnel": "off"}')
     monkeypatch.setenv("TELEGRAM_DEMO_BOT_TOKEN", "rotated")
@@ -168,7 +114,7 @@ def test_local_bundle_path_is_relative_to_the_manifest(store_root: Path, tmp_pat
     doc = seed_manifest()
     doc["secrets"] = []
     doc["bundles"] = [{"bundle_id": "perf", "bundle_path": "perf.gtbundle"}]
-    manifest = write(tmp_path, doc)
+    manifest = write_declarative(tmp_path, doc)
     (manifest.parent / "perf.gtbundle").write_bytes((FIXTURES / "perf-smoke.gtbundle").read_bytes())
     doc["messaging_endpoints"] = []
     manifest.write_text(json.dumps(doc))
@@ -183,7 +129,7 @@ def test_named_env_must_exist(store_root: Path, tmp_path: Path, token: str) -> N
     doc = seed_manifest()
     doc["environment"]["id"] = "prod"
     with pytest.raises(NotFound, match="Run `op env create prod` first"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
     assert not Store(store_root).exists("prod")
 
 
@@ -194,30 +140,30 @@ def test_non_local_bundles_need_customer_id(store_root: Path, tmp_path: Path, to
     doc = seed_manifest()
     doc["environment"]["id"] = "prod"
     with pytest.raises(InvalidArgument, match="customer_id is required for non-local env"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 def test_unknown_keys_are_named(store_root: Path, tmp_path: Path) -> None:
     doc = seed_manifest()
     doc["bundles"][0]["bundel_digest"] = "x"
     with pytest.raises(AnswersParseError, match="unknown key `bundel_digest`"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
     doc = seed_manifest()
     doc["extra_top"] = 1
     with pytest.raises(AnswersParseError, match="unknown key `extra_top`"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 def test_wrong_schema(store_root: Path, tmp_path: Path) -> None:
     doc = seed_manifest()
     doc["schema"] = "greentic.env-manifest.v2"
     with pytest.raises(AnswersParseError, match=r"not the expected `greentic\.env-manifest\.v1`"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 def test_unset_secret_without_tty_is_a_clear_error(store_root: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match=r"TELEGRAM_DEMO_BOT_TOKEN is unset"):
-        apply(Store(store_root), write(tmp_path, seed_manifest()))
+        apply(Store(store_root), write_declarative(tmp_path, seed_manifest()))
     assert not Store(store_root).exists("local")
 
 
@@ -230,7 +176,7 @@ def test_unset_secret_on_a_tty_is_prompted(store_root: Path, tmp_path: Path) -> 
 
     apply(
         Store(store_root),
-        write(tmp_path, seed_manifest()),
+        write_declarative(tmp_path, seed_manifest()),
         interactive=True,
         prompt=prompt,
         yes=True,
@@ -246,7 +192,7 @@ def test_confirmation_declined_changes_nothing(
     with pytest.raises(Conflict, match="not confirmed"):
         apply(
             Store(store_root),
-            write(tmp_path, seed_manifest()),
+            write_declarative(tmp_path, seed_manifest()),
             interactive=True,
             confirm=lambda _q: False,
         )
@@ -257,14 +203,14 @@ def test_uri_only_bundle_needs_a_digest(store_root: Path, tmp_path: Path, token:
     doc = seed_manifest()
     del doc["bundles"][0]["bundle_digest"]
     with pytest.raises(InvalidArgument, match="needs `bundle_digest`"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 def test_link_to_an_unknown_bundle(store_root: Path, tmp_path: Path, token: str) -> None:
     doc = seed_manifest()
     doc["messaging_endpoints"][0]["links"] = ["ghost"]
     with pytest.raises(InvalidArgument, match="links bundle `ghost`"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 @pytest.mark.parametrize(
@@ -282,14 +228,14 @@ def test_shape_errors(store_root: Path, tmp_path: Path, mutate: Any, match: str)
     doc = seed_manifest()
     mutate(doc)
     with pytest.raises(AnswersParseError, match=match):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 def test_bad_secret_path(store_root: Path, tmp_path: Path, token: str) -> None:
     doc = seed_manifest()
     doc["secrets"][0]["path"] = "tenant-default/default/messaging-telegram/telegram_bot_token"
     with pytest.raises(InvalidArgument, match="not store-canonical"):
-        apply(Store(store_root), write(tmp_path, doc))
+        apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
 def test_yaml_manifest_with_inline_answers(store_root: Path, tmp_path: Path, token: str) -> None:

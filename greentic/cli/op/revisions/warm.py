@@ -2,28 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
+from greentic.cli.op.revisions.lifecycle import lifecycle_command
 
-import click
-
-from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import payload_of, schema, split_args
-
-
-@click.command("warm")
-@click.argument("args", nargs=-1)
-@click.option("--env", "environment_id", default=None, help="Environment (default local).")
-@click.option("--idempotency-key", default=None)
-@click.pass_obj
-def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str, Any]:
-    """Lifecycle: staged → ready."""
-    from greentic.deployer import revisions
-
-    if obj.schema:
-        return schema(revisions.RevisionRefPayload)
-    positional, inline = split_args(args)
-    if len(positional) > 1:
-        raise click.UsageError("revisions warm takes one revision id")
-    flags["revision_id"] = positional[0] if positional else None
-    p = payload_of(obj, revisions.RevisionRefPayload, inline, flags)
-    return revisions.warm(obj.store(), p)
+command = lifecycle_command("warm", "Lifecycle: staged → ready.")

@@ -1,0 +1,74 @@
+"""The docker track's pure helpers: which pod a scenario talks to, the deployer answers,
+what a start's environment may carry, and how in-network registry pulls are counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.tracks import TRACKS, docker
+
+
+def env_doc(revisions: list[dict[str, Any]], routed: dict[str, int]) -> dict[str, Any]:
+    entries = [{"revision_id": r, "weight_bps": w} for r, w in routed.items()]
+    return {"revisions": revisions, "traffic_splits": [{"entries": entries}] if entries else []}
+
+
+def rev(rid: str, seq: int, lifecycle: str = "ready") -> dict[str, Any]:
+    return {"revision_id": rid, "sequence": seq, "lifecycle": lifecycle}
+
+
+def test_the_docker_track_is_registered() -> None:
+    assert TRACKS["docker"] == "harness.tracks.docker:DockerBackend"
+
+
+def test_serving_deployment_prefers_the_newest_routed_revision() -> None:
+    doc = env_doc([rev("01AAA", 1), rev("01BBB", 2)], {"01AAA": 0, "01BBB": 10_000})
+    assert docker.serving_deployment(doc) == "gtc-worker-01bbb"
+    older = env_doc([rev("01AAA", 1), rev("01BBB", 2)], {"01AAA": 10_000})
+    assert docker.serving_deployment(older) == "gtc-worker-01aaa"
+
+
+def test_serving_deployment_falls_back_to_a_warm_worker_then_the_router() -> None:
+    unrouted = env_doc([rev("01AAA", 1), rev("01BBB", 2, "archived")], {})
+    assert docker.serving_deployment(unrouted) == "gtc-worker-01aaa"
+    assert docker.serving_deployment(env_doc([], {})) == "gtc-router"
+    only_staged = env_doc([rev("01AAA", 1, "staged")], {})
+    assert docker.serving_deployment(only_staged) == "gtc-router"
+
+
+def test_deployer_answers_pin_the_local_image() -> None:
+    assert docker.deployer_answers("greentic-runtime:abc", []) == {
+        "runtime_image": "greentic-runtime:abc",
+        "image_pull_policy": "IfNotPresent",
+    }
+    with_registry = docker.deployer_answers("img", ["gtc-oci-registry:5000"])
+    assert with_registry["oci_insecure_registries"] == ["gtc-oci-registry:5000"]
+
+
+def test_only_the_insecure_registries_reach_the_rendered_pods() -> None:
+    assert docker.insecure_from(None, ["kept:1"]) == ["kept:1"]
+    given = {"GREENTIC_OCI_INSECURE_REGISTRIES": "a:5000, b:5000"}
+    assert docker.insecure_from(given, []) == ["a:5000", "b:5000"]
+    with pytest.raises(docker.DockerTrackError, match="cannot inject FOO"):
+        docker.insecure_from({"FOO": "1"}, [])
+
+
+def test_registry_pulls_count_in_network_blob_gets_only() -> None:
+    def line(host: str, method: str, uri: str) -> str:
+        return (
+            f'time="t" level=info msg="response completed" http.request.host="{host}" '
+            f'http.request.method={method} http.request.uri="{uri}" http.response.status=200'
+        )
+
+    log = "\n".join(
+        [
+            line("127.0.0.1:32781", "GET", "/v2/greentic/bot/blobs/sha256:aa"),  # host side
+            line("gtc-oci-registry:5000", "GET", "/v2/greentic/bot/manifests/v1"),
+            line("gtc-oci-registry:5000", "GET", "/v2/greentic/bot/blobs/sha256:aa"),
+            line("gtc-oci-registry:5000", "HEAD", "/v2/greentic/bot/blobs/sha256:aa"),
+            line("gtc-oci-registry:5000", "GET", "/v2/other/blobs/sha256:aa"),
+        ]
+    )
+    assert docker.registry_pulls(log, "gtc-oci-registry:5000", "greentic/bot:v1") == 1
