@@ -140,3 +140,16 @@ class Registry:
     def ref(self, repository_tag: str) -> str:
         """`oci://<authority>/<repository:tag>` as seen from the host (where pushes run)."""
         return f"oci://{self.authority}/{repository_tag}"
+
+
+def registry_pulls(log: str, authority: str, repository_tag: str) -> int:
+    """Blob GETs of `repository_tag`'s repository addressed to `authority`, counted in the
+    registry's logfmt lines (`http.request.host=… http.request.method=GET … /v2/<repo>/blobs/`)."""
+    repository = repository_tag.split("@", 1)[0].rsplit(":", 1)[0]
+    hosts = (f'http.request.host="{authority}"', f"http.request.host={authority} ")
+    blobs = f"/v2/{repository}/blobs/"
+    return sum(
+        1
+        for line in log.splitlines()
+        if any(h in line for h in hosts) and "http.request.method=GET" in line and blobs in line
+    )

@@ -27,6 +27,7 @@ from harness.distributor import tampered
 from harness.errors import HarnessError
 from harness.op import Gtc, operator_env
 from harness.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
+from harness.registry import registry_pulls
 
 if TYPE_CHECKING:
     from harness import images as images_mod
@@ -108,19 +109,6 @@ def insecure_from(env: Mapping[str, str] | None, current: Sequence[str]) -> list
             f"{', '.join(sorted(extra))} into them\nHint: run this scenario with --track host"
         )
     return insecure
-
-
-def registry_pulls(log: str, authority: str, repository_tag: str) -> int:
-    """Blob GETs of `repository_tag`'s repository addressed to `authority`, counted in the
-    registry's logfmt lines (`http.request.host=… http.request.method=GET … /v2/<repo>/blobs/`)."""
-    repository = repository_tag.split("@", 1)[0].rsplit(":", 1)[0]
-    hosts = (f'http.request.host="{authority}"', f"http.request.host={authority} ")
-    blobs = f"/v2/{repository}/blobs/"
-    return sum(
-        1
-        for line in log.splitlines()
-        if any(h in line for h in hosts) and "http.request.method=GET" in line and blobs in line
-    )
 
 
 def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:

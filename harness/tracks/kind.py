@@ -36,6 +36,7 @@ from harness.kind import (
 )
 from harness.op import Gtc, operator_env
 from harness.portforward import PortForward, PortForwardError
+from harness.registry import registry_pulls
 
 if TYPE_CHECKING:
     from harness.context import ScenarioContext
@@ -326,6 +327,15 @@ class KindRegistry:
         if self.forward is None:
             raise RuntimeError("the kind registry is not running")
         return f"oci://{self.forward.url().removeprefix('http://')}/{repository_tag}"
+
+    def pulls(self, repository_tag: str) -> int:
+        """Blob GETs through the in-cluster authority (the worker's pulls), from the
+        registry pod's log; the host's push arrives through the port-forward and is not counted."""
+        result = self.backend.kubectl(
+            "-n", self.backend.namespace, "logs", f"deployment/{k8s_fixtures.OCI_REGISTRY}",
+            "-c", "registry", check=False,
+        )  # fmt: skip
+        return registry_pulls(result.stdout + result.stderr, self.authority, repository_tag)
 
 
 # -- the worker ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def run_id(client: Any) -> Iterator[str]:
     rid = f"images-{uuid.uuid4().hex[:8]}"
     yield rid
     for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={rid}"}):
-        container.remove(force=True)
+        container.remove(force=True, v=True)
     for network in client.networks.list(filters={"label": f"{RUN_LABEL}={rid}"}):
         network.remove()
 
@@ -62,7 +62,7 @@ def run_to_end(client: Any, image: str, command: list[str], **kwargs: Any) -> tu
         status = container.wait(timeout=60)
         return int(status["StatusCode"]), container.logs().decode(errors="replace")
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 def test_ensure_all_builds_the_four_images_once(built: images.Images, client: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness import registry
 from harness.tracks import TRACKS, docker
 
 
@@ -71,4 +72,4 @@ def test_registry_pulls_count_in_network_blob_gets_only() -> None:
             line("gtc-oci-registry:5000", "GET", "/v2/other/blobs/sha256:aa"),
         ]
     )
-    assert docker.registry_pulls(log, "gtc-oci-registry:5000", "greentic/bot:v1") == 1
+    assert registry.registry_pulls(log, "gtc-oci-registry:5000", "greentic/bot:v1") == 1

@@ -218,6 +218,20 @@ def test_hits_are_read_from_the_server_log(cmd: Any, backend: KindBackend) -> No
     assert track.KindDistributor(backend).hits("v2.gtbundle") == 1
 
 
+def test_registry_pulls_are_read_from_the_registry_log(cmd: Any, backend: KindBackend) -> None:
+    authority = "gtc-oci-registry.gtc-local.svc.cluster.local:5000"
+    log = (
+        f'level=info msg="response completed" http.request.host="{authority}" '
+        "http.request.method=GET http.request.uri=/v2/greentic/bot/blobs/sha256:ab\n"
+        'level=info msg="response completed" http.request.host="127.0.0.1:40001" '
+        "http.request.method=GET http.request.uri=/v2/greentic/bot/blobs/sha256:ab\n"
+    )
+    cmd.on(*K, "-n", "gtc-local", "logs", "deployment/gtc-oci-registry", stdout=log)
+    registry = track.KindRegistry(backend)
+    assert registry.authority == authority
+    assert registry.pulls("greentic/bot:v1") == 1
+
+
 def test_start_binds_the_deployer_and_reconciles_with_the_real_cli(
     cmd: Any, backend: KindBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
