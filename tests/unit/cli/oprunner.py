@@ -9,6 +9,20 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "bundles"
+# The payload-taking verbs that act on an existing environment: on an empty store each fails.
+ENV_PAYLOAD_VERBS: list[tuple[str, ...]] = [
+    ("trust-root", "bootstrap"),
+    ("env-packs", "add"),
+    ("bundles", "add"),
+    ("revisions", "stage"),
+    ("revisions", "warm"),
+    ("revisions", "archive"),
+    ("traffic", "set"),
+    ("secrets", "put"),
+    ("deploy",),
+    ("messaging", "endpoint", "add"),
+    ("messaging", "endpoint", "link-bundle"),
+]
 
 
 @dataclass

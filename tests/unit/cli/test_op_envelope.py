@@ -13,7 +13,7 @@ from greentic.cli.main import gtc
 from greentic.cli.op import op
 from greentic.cli.op import op as op_group
 
-from .oprunner import Op
+from .oprunner import ENV_PAYLOAD_VERBS, Op
 
 
 def test_success_is_one_compact_line(op: Op) -> None:
@@ -119,22 +119,7 @@ def test_debug_lets_the_traceback_through(
         )
 
 
-VERBS_WITH_PAYLOAD = [
-    ("env", "create"),
-    ("env", "init"),
-    ("env", "apply"),
-    ("trust-root", "bootstrap"),
-    ("env-packs", "add"),
-    ("bundles", "add"),
-    ("revisions", "stage"),
-    ("revisions", "warm"),
-    ("revisions", "archive"),
-    ("traffic", "set"),
-    ("secrets", "put"),
-    ("deploy",),
-    ("messaging", "endpoint", "add"),
-    ("messaging", "endpoint", "link-bundle"),
-]
+VERBS_WITH_PAYLOAD = [("env", "create"), ("env", "init"), ("env", "apply"), *ENV_PAYLOAD_VERBS]
 
 
 @pytest.mark.parametrize("words", VERBS_WITH_PAYLOAD)

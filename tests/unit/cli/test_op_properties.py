@@ -17,20 +17,9 @@ from hypothesis import strategies as st
 from greentic.cli.main import gtc
 from greentic.errors import KINDS
 
-VERBS = [
-    ("trust-root", "bootstrap"),
-    ("env-packs", "add"),
-    ("bundles", "add"),
-    ("revisions", "stage"),
-    ("revisions", "warm"),
-    ("revisions", "archive"),
-    ("traffic", "set"),
-    ("secrets", "put"),
-    ("deploy",),
-    ("messaging", "endpoint", "add"),
-    ("messaging", "endpoint", "link-bundle"),
-    ("env", "show"),
-]
+from .oprunner import ENV_PAYLOAD_VERBS
+
+VERBS = [*ENV_PAYLOAD_VERBS, ("env", "show")]
 FIELDS = [
     "environment_id",
     "bundle_id",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,18 +9,8 @@ from greentic.deployer.k8s import naming, verbs
 from greentic.deployer.k8s.fake import FakeCluster
 from greentic.errors import Conflict, NotFound
 from greentic.spec.environment import Environment
-from greentic.store.envstore import Store
 
 from . import envs
-
-
-def save(root: Path, env: Environment, answers: dict[str, object] | None = None) -> Store:
-    store = Store(root)
-    with store.create(env, verb="test"):
-        pass
-    doc = json.dumps(answers or {})
-    (store.paths(env.environment_id).dir / "deployer-answers.json").write_text(doc)
-    return store
 
 
 class Connector:
@@ -35,14 +24,14 @@ class Connector:
 
 
 def test_render_env_lists_objects(store_root: Path) -> None:
-    result = verbs.render_env(save(store_root, envs.m2_env()), "local")
+    result = verbs.render_env(envs.save(store_root, envs.m2_env()), "local")
     assert result["namespace"] == "gtc-local" and result["count"] == 14
     assert result["objects"][0] == {"apiVersion": "v1", "kind": "Namespace", "name": "gtc-local"}
     assert "out" not in result
 
 
 def test_render_env_out_dir(store_root: Path, tmp_path: Path) -> None:
-    store = save(store_root, envs.webchat_env())
+    store = envs.save(store_root, envs.webchat_env())
     result = verbs.render_env(store, "local", out=tmp_path / "manifests")
     assert result["count"] == 15 and len(result["files"]) == 15
     assert result["files"][0] == "00-namespace-gtc-local.yaml"
@@ -51,7 +40,7 @@ def test_render_env_out_dir(store_root: Path, tmp_path: Path) -> None:
 
 
 def test_reconcile_twice_then_archive(store_root: Path) -> None:
-    store = save(store_root, envs.m2_env())
+    store = envs.save(store_root, envs.m2_env())
     connect = Connector()
     first = verbs.reconcile_env(store, "local", connect=connect)
     assert (first["applied"], first["pruned"], first["changed"]) == (14, 0, 14)
@@ -66,12 +55,12 @@ def test_reconcile_twice_then_archive(store_root: Path) -> None:
 
 
 def test_context_flag_beats_answer(store_root: Path) -> None:
-    store = save(store_root, envs.m2_env(), {"kubeconfig_context": "from-answer"})
+    store = envs.save(store_root, envs.m2_env(), {"kubeconfig_context": "from-answer"})
     connect = Connector()
     verbs.reconcile_env(store, "local", connect=connect)
     verbs.reconcile_env(store, "local", context="from-flag", connect=connect)
     assert connect.contexts == ["from-answer", "from-flag"]
-    bare = save(store_root / "b", envs.m2_env())
+    bare = envs.save(store_root / "b", envs.m2_env())
     verbs.reconcile_env(bare, "local", connect=connect)
     assert connect.contexts[-1] is None
 
@@ -79,7 +68,7 @@ def test_context_flag_beats_answer(store_root: Path) -> None:
 def test_apply_revision_pair_then_archive(store_root: Path) -> None:
     env = envs.m2_env()
     rev = env.revisions[0].revision_id
-    store = save(store_root, env)
+    store = envs.save(store_root, env)
     connect = Connector()
     result = verbs.apply_revision(store, "local", rev, connect=connect)
     name = naming.worker_name(rev)
@@ -101,7 +90,7 @@ def test_apply_revision_errors(store_root: Path) -> None:
     doc["revisions"].append(
         envs.revision("local", "perf-smoke", 2, lifecycle="staged").to_json_dict()
     )
-    store = save(store_root, Environment.model_validate(doc))
+    store = envs.save(store_root, Environment.model_validate(doc))
     connect = Connector()
     with pytest.raises(NotFound, match="revision `01ABC` not found"):
         verbs.apply_revision(store, "local", "01ABC", connect=connect)
