@@ -130,6 +130,11 @@ class Registry:
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
+    def pulls(self, repository_tag: str) -> int:
+        """Blob GETs of `repository_tag`'s repository (the surface the pod tracks' registries
+        share, so one pull check serves every track)."""
+        return self.blob_pulls(repository_of(repository_tag))
+
     def blob_pulls(self, repository: str) -> int:
         """Successful blob GETs of `repository` seen in the access log (the worker's pulls)."""
         logs = self.process.logs() if self.process is not None else ""
@@ -142,10 +147,15 @@ class Registry:
         return f"oci://{self.authority}/{repository_tag}"
 
 
+def repository_of(repository_tag: str) -> str:
+    """`greentic/bot:v1` (or `…@sha256:…`) → `greentic/bot`."""
+    return repository_tag.split("@", 1)[0].rsplit(":", 1)[0]
+
+
 def registry_pulls(log: str, authority: str, repository_tag: str) -> int:
     """Blob GETs of `repository_tag`'s repository addressed to `authority`, counted in the
     registry's logfmt lines (`http.request.host=… http.request.method=GET … /v2/<repo>/blobs/`)."""
-    repository = repository_tag.split("@", 1)[0].rsplit(":", 1)[0]
+    repository = repository_of(repository_tag)
     hosts = (f'http.request.host="{authority}"', f"http.request.host={authority} ")
     blobs = f"/v2/{repository}/blobs/"
     return sum(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from harness import waits
 from harness.context import ScenarioContext
 from harness.errors import HarnessError
 from harness.op import Gtc, operator_env
-from harness.tracks import RunningWorker
+from harness.tracks import INSECURE_ENV, RunningWorker
 
 SERVING_BANNER = r"serving \d+ revision\(s\) for env `[^`]+`|no bundles attached to env"
 HTTP_TIMEOUT_S = 5.0
@@ -149,6 +150,88 @@ def check_authored(ctx: ScenarioContext, authored: Authored) -> None:
     )
 
 
+def add_routed_bundle(
+    ctx: ScenarioContext,
+    cli: Gtc,
+    *,
+    env_id: str,
+    bundle_id: str,
+    bundle_path: Path,
+    source_uri: str,
+) -> Authored:
+    """`op bundles add`, then stage, warm and route its bundle at 100%, and check what was
+    authored (seeds/001 §04 steps 2–4): a revision the next worker boot pulls."""
+    deployment_id = add_bundle(ctx, cli, env_id, bundle_id)
+    authored = stage_pullable(
+        ctx,
+        cli,
+        env_id=env_id,
+        deployment_id=deployment_id,
+        bundle_path=bundle_path,
+        source_uri=source_uri,
+    )
+    check_authored(ctx, authored)
+    return authored
+
+
+# -- prepare: a bundle for the worker to pull -------------------------------------------
+@dataclass(frozen=True)
+class PullSource:
+    """How a scenario words one variant's bundle source: its prepare step and its name."""
+
+    step: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Published:
+    """A bundle served for a worker to pull: the uri it pulls, the env that lets it (an
+    insecure registry), and the source's own count of pulls (`unit`s of the bundle)."""
+
+    source: PullSource
+    source_uri: str
+    worker_env: dict[str, str]
+    pulls: Callable[[], int]
+    unit: str
+
+
+def publish_pullable(
+    ctx: ScenarioContext,
+    cli: Gtc,
+    bundle: Path,
+    *,
+    repository: str,
+    sources: Mapping[str, PullSource],
+) -> Published:
+    """Variant `oci`: start the track's registry, `gtc bundle push` the bundle there as
+    `repository` (plain HTTP) and list it as insecure for the worker. Otherwise: serve the
+    bundle from the track's distributor. Either way the backend says the worker's uri."""
+    backend = ctx.backend
+    if ctx.variant == "oci":
+        source = sources["oci"]
+        ctx.step(source.step)
+        registry = backend.registry(ctx)
+        cli.run("bundle", "push", str(bundle), registry.ref(repository), "--insecure")
+        return Published(
+            source,
+            backend.bundle_uri_for(registry, repository),
+            {INSECURE_ENV: backend.authority_for(registry)},
+            lambda: registry.pulls(repository),
+            "blob GET",
+        )
+    source = sources["http"]
+    ctx.step(source.step)
+    distributor = backend.serve_bundles(ctx, ctx.work_dir / "distributor")
+    distributor.publish(bundle)
+    return Published(
+        source,
+        backend.bundle_uri_for(distributor, bundle.name),
+        {},
+        lambda: distributor.hits(bundle.name),
+        "GET",
+    )
+
+
 # -- checks ------------------------------------------------------------------------------
 def worker_evidence(worker: RunningWorker, tag: str) -> dict[str, str]:
     return {f"{tag}.stdout.txt": worker.stdout(), f"{tag}.stderr.txt": worker.stderr()}
@@ -248,6 +331,16 @@ def expect_refused_boot(ctx: ScenarioContext, worker: RunningWorker, deadline_s:
         f"{len(answered)} probe(s) answered: {answered}" if answered else "no probe answered",
     )
     return code
+
+
+def expect_pulled(ctx: ScenarioContext, published: Published) -> None:
+    """The served bytes really came from the published source: it saw at least one pull."""
+    count = published.pulls()
+    ctx.check(
+        f"pulled from the {published.source.name} ({count} {published.unit})",
+        count >= 1,
+        published.source_uri,
+    )
 
 
 def expect_text(ctx: ScenarioContext, name: str, haystack: str, needle: str) -> None:

@@ -15,12 +15,20 @@ from scenarios import _pods as pods
 
 TRACKS = ("kind", "docker")  # kind first: the demo verb defaults to the kind track
 VARIANTS = ("http", "oci")
+SOURCES = {
+    "http": common.PullSource(
+        "prepare: serve the bundle from the in-network busybox httpd", "in-network httpd"
+    ),
+    "oci": common.PullSource(
+        "prepare: start the in-network OCI registry; push the bundle from the host",
+        "in-network registry",
+    ),
+}
 
 ENV_ID = "local"
 BUNDLE_ID = "webchat-bot"
 FIXTURE = "webchat-bot.gtbundle"
 OCI_REPOSITORY = "greentic/webchat-bot:v1"
-INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
 BANNER = r"serving 1 revision\(s\) for env `local`"
 EXPECT_STATUS = {
     "schema": "greentic.status.v1",
@@ -38,49 +46,28 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     backend = pods.pod_backend(ctx)
     bundle = common.fixture(ctx, FIXTURE)
     cli = common.gtc(ctx)
-    worker_env: dict[str, str] = {}
 
     # -- prepare: the bundle in an in-network source; the store authored with gtc op -------
-    distributor = registry = None
-    if ctx.variant == "oci":
-        ctx.step("prepare: start the in-network OCI registry; push the bundle from the host")
-        registry = backend.registry(ctx)
-        cli.run("bundle", "push", str(bundle), registry.ref(OCI_REPOSITORY), "--insecure")
-        source_uri = backend.bundle_uri_for(registry, OCI_REPOSITORY)
-        worker_env[INSECURE_ENV] = backend.authority_for(registry)
-    else:
-        ctx.step("prepare: serve the bundle from the in-network busybox httpd")
-        distributor = backend.serve_bundles(ctx, ctx.work_dir / "distributor")
-        distributor.publish(bundle)
-        source_uri = backend.bundle_uri_for(distributor, FIXTURE)
+    published = common.publish_pullable(
+        ctx, cli, bundle, repository=OCI_REPOSITORY, sources=SOURCES
+    )
+    source_uri = published.source_uri
     ctx.step(f"prepare: author env `{ENV_ID}` (env create … traffic set) pulling {source_uri}")
     common.create_env(ctx, cli, ENV_ID)
-    deployment_id = common.add_bundle(ctx, cli, ENV_ID, BUNDLE_ID)
-    authored = common.stage_pullable(
-        ctx,
-        cli,
-        env_id=ENV_ID,
-        deployment_id=deployment_id,
-        bundle_path=bundle,
-        source_uri=source_uri,
+    authored = common.add_routed_bundle(
+        ctx, cli, env_id=ENV_ID, bundle_id=BUNDLE_ID, bundle_path=bundle, source_uri=source_uri
     )
-    common.check_authored(ctx, authored)
 
     # -- act: render → apply; the worker pod cold-boots from environment.json alone ---------
     ctx.step("act: render the env and run its pods; the worker pulls at boot")
-    worker = backend.start(ctx, ENV_ID, env=worker_env)
+    worker = backend.start(ctx, ENV_ID, env=published.worker_env)
 
     # -- check: banner, /status 1/1/1, a real reply, and the pull went across the network ---
     common.expect_banner(ctx, worker, BANNER, DEADLINE_S)
     pods.expect_ready(ctx, worker)
     common.expect_status(ctx, worker, EXPECT_STATUS)
     common.expect_reply(ctx, worker, path="/", body=REQUEST, reply_text=EXPECT_REPLY)
-    if distributor is not None:
-        hits = distributor.hits(FIXTURE)
-        ctx.check(f"pulled from the in-network httpd ({hits} GET)", hits >= 1, source_uri)
-    if registry is not None:
-        pulls = registry.pulls(OCI_REPOSITORY)  # type: ignore[attr-defined]
-        ctx.check(f"pulled from the in-network registry ({pulls} blob GET)", pulls >= 1, source_uri)
+    common.expect_pulled(ctx, published)
     ctx.urls.update({"worker": worker.base_url, "status": f"{worker.base_url}/status"})
     ctx.notes.append(f"revision {authored.revision_id} pulled from {source_uri}")
     return ctx.result()

@@ -42,16 +42,14 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
         ctx.step("prepare: serve the perf-smoke bundle from the in-network httpd")
         distributor = backend.serve_bundles(ctx, ctx.work_dir / "distributor")
         distributor.publish(common.fixture(ctx, FIXTURE))
-        deployment_id = common.add_bundle(ctx, cli, ENV_ID, BUNDLE_ID)
-        authored = common.stage_pullable(
+        common.add_routed_bundle(
             ctx,
             cli,
             env_id=ENV_ID,
-            deployment_id=deployment_id,
+            bundle_id=BUNDLE_ID,
             bundle_path=common.fixture(ctx, FIXTURE),
             source_uri=backend.bundle_uri_for(distributor, FIXTURE),
         )
-        common.check_authored(ctx, authored)
 
     # -- act: render → apply, then the serving pod (router without a bundle) ---------------
     ctx.step("act: render the env and run its pods")

@@ -2,8 +2,9 @@
 
 A `WorkerBackend` serves bundles (distributor, registry), says which URI a worker pulls them
 from (loopback on host; in-network aliases on docker/kind), and starts workers from the
-authored store as a pod would receive it. `TRACKS` maps a track name to its backend, imported
-lazily; the docker and kind tracks add a row here. Used by `ScenarioContext.backend`.
+authored store as a pod would receive it; `bundle_uri` is the one URI form they all hand out.
+`TRACKS` maps a track name to its backend, imported lazily; the docker and kind tracks add a
+row here. Used by `ScenarioContext.backend`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,32 @@ if TYPE_CHECKING:
 
     BundleSource = Distributor | Registry
 
+# registries a worker may pull from over plain HTTP: the one variable of a start's `env` that
+# every track passes on (the pod tracks as the deployer answer `oci_insecure_registries`)
+INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
+
 # track → "module:Class" of its backend (imported only when a run uses that track)
 TRACKS: dict[str, str] = {
     "host": "harness.tracks.host:HostBackend",
     "docker": "harness.tracks.docker:DockerBackend",
     "kind": "harness.tracks.kind:KindBackend",
 }
+
+
+class AddressedSource(Protocol):
+    """A bundle source as every track's URIs need it (distributor or registry)."""
+
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def authority(self) -> str: ...
+
+
+def bundle_uri(source: AddressedSource, name: str) -> str:
+    """`<scheme>://<authority>/<name>`: the `bundle_source_uri` of `name` on `source`, as the
+    worker addresses it (every backend's `bundle_uri_for`)."""
+    return f"{source.scheme}://{source.authority}/{name.lstrip('/')}"
 
 
 class UnknownTrack(HarnessError):

@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +22,27 @@ import yaml
 
 from greentic.deployer.k8s import naming, render
 from greentic.store.envstore import Store
-from harness import k8s_fixtures, waits
-from harness.distributor import tampered
+from harness import k8s_fixtures, tracks, waits
 from harness.errors import HarnessError
 from harness.op import Gtc, operator_env
 from harness.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
 from harness.registry import registry_pulls
+from harness.tracks.rendered import (
+    ENV_ID,
+    K8S_DEPLOYER,
+    PodDistributor,
+    bind_deployer_args,
+    deployer_answers,
+    insecure_from,
+    newest_revision,
+    routed_revision,
+)
 
 if TYPE_CHECKING:
     from harness import images as images_mod
     from harness.context import ScenarioContext
 
-ENV_ID = "local"  # the fixtures share the env's namespace (upstream e2e: gtc-local)
-K8S_DEPLOYER = "greentic.deployer.k8s@1.0.0"
 DEPLOYER_ANSWERS = "env-packs/deployer/answers.json"
-INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
 SERVE_PORT = 8080
 STAGE_HOME = "/var/greentic"
 READY_DEADLINE_S = 90.0
@@ -67,48 +73,18 @@ def local_images() -> images_mod.Images:
 # -- pure helpers ------------------------------------------------------------------------------
 
 
-def deployer_answers(runtime_image: str, insecure: Sequence[str]) -> dict[str, Any]:
-    """The `greentic.deployer.k8s@1.0.0` answers for pods that run the local runtime image."""
-    doc: dict[str, Any] = {"runtime_image": runtime_image, "image_pull_policy": "IfNotPresent"}
-    if insecure:
-        doc["oci_insecure_registries"] = list(insecure)
-    return doc
-
-
 def serving_deployment(env_doc: Mapping[str, Any]) -> str:
     """The Deployment a scenario talks to: the newest routed revision's worker; else the
     newest revision that gets a worker (warming/ready/draining); else the router, which
     serves the probes-only banner when nothing is attached."""
-    routed = {
-        e["revision_id"]
-        for s in env_doc.get("traffic_splits", [])
-        for e in s.get("entries", [])
-        if e.get("weight_bps", 0) > 0
-    }
-    revisions = list(env_doc.get("revisions", []))
-    for pool in (
-        [r for r in revisions if r.get("revision_id") in routed],
-        [r for r in revisions if r.get("lifecycle") in ("warming", "ready", "draining")],
-    ):
-        if pool:
-            newest = max(pool, key=lambda r: int(r.get("sequence", 0)))
-            return naming.worker_name(str(newest["revision_id"]))
-    return naming.ROUTER
-
-
-def insecure_from(env: Mapping[str, str] | None, current: Sequence[str]) -> list[str]:
-    """`GREENTIC_OCI_INSECURE_REGISTRIES` of a start's env becomes the deployer answer; any
-    other variable cannot reach a rendered pod (it would have to be rendered)."""
-    extra = dict(env or {})
-    insecure = list(current)
-    if INSECURE_ENV in extra:
-        insecure = [a.strip() for a in extra.pop(INSECURE_ENV).split(",") if a.strip()]
-    if extra:
-        raise DockerTrackError(
-            f"the docker track runs the rendered pods; it cannot inject "
-            f"{', '.join(sorted(extra))} into them\nHint: run this scenario with --track host"
+    revision = routed_revision(env_doc)
+    if revision is None:
+        revision = newest_revision(
+            r
+            for r in env_doc.get("revisions", [])
+            if r.get("lifecycle") in ("warming", "ready", "draining")
         )
-    return insecure
+    return naming.ROUTER if revision is None else naming.worker_name(revision)
 
 
 def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
@@ -118,45 +94,12 @@ def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
 # -- bundle sources as pods --------------------------------------------------------------------
 
 
-@dataclass
-class DockerDistributor:
-    """The busybox httpd `gtc-bundle-server` pod (the `Distributor` surface scenarios use).
+class DockerDistributor(PodDistributor["DockerBackend"]):
+    """The busybox httpd `gtc-bundle-server` pod; a publish or a tamper changes the pod
+    template's digest annotation, so the server pod is replaced with the new bytes."""
 
-    Its bytes ride in ConfigMaps, as upstream's e2e ships them; a publish or a tamper changes
-    the pod template's digest annotation, so the server pod is replaced with the new bytes.
-    """
-
-    backend: DockerBackend
-    files: dict[str, bytes] = field(default_factory=dict)
-    overrides: dict[str, bytes] = field(default_factory=dict)
-    scheme: str = "http"
-
-    @property
-    def authority(self) -> str:
-        """`gtc-bundle-server.<ns>.svc.cluster.local:8080`, the in-network (FQDN) alias."""
-        host = k8s_fixtures.service_host(k8s_fixtures.BUNDLE_SERVER, self.backend.namespace)
-        return f"{host}:{k8s_fixtures.BUNDLE_PORT}"
-
-    def url_for(self, name: str) -> str:
-        return f"http://{self.authority}/{name.lstrip('/')}"
-
-    def publish(self, source: Path, name: str | None = None) -> str:
-        name = name or source.name
-        self.files[name] = source.read_bytes()
-        self.sync()
-        return self.url_for(name)
-
-    def tamper(self, name: str, data: bytes | None = None) -> None:
-        if name not in self.files:
-            raise DockerTrackError(f"cannot tamper {name!r}: it is not published")
-        self.overrides[name] = data if data is not None else tampered(self.files[name])
-        self.sync()
-
-    def served_bytes(self, name: str) -> bytes | None:
-        return self.overrides.get(name, self.files.get(name))
-
-    def served(self) -> dict[str, bytes]:
-        return {name: self.overrides.get(name, data) for name, data in self.files.items()}
+    error = DockerTrackError
+    where = "in-network"
 
     def hits(self, name: str) -> int:
         """GETs of `name` logged by the server pod now running (`httpd -vv`)."""
@@ -168,11 +111,6 @@ class DockerDistributor:
         if self.overrides:
             self.overrides.clear()
             self.sync()
-
-    def fail(self, name: str, *, status: int = 503, times: int = 1) -> None:
-        raise DockerTrackError(
-            "the in-network httpd cannot inject failures\nHint: run this scenario with --track host"
-        )
 
     def sync(self) -> None:
         ns = self.backend.namespace
@@ -349,7 +287,7 @@ class DockerBackend:
         return source.authority
 
     def bundle_uri_for(self, source: DockerDistributor | DockerRegistry, name: str) -> str:
-        return f"{source.scheme}://{self.authority_for(source)}/{name.lstrip('/')}"
+        return tracks.bundle_uri(source, name)
 
     def start(
         self,
@@ -362,7 +300,7 @@ class DockerBackend:
     ) -> DockerWorker:
         """Render + sync, then the serving pod (see `serving_deployment`), Ready unless it is
         expected to refuse. `pod` is the host track's notion; here each Deployment is one."""
-        self.insecure = insecure_from(env, self.insecure)
+        self.insecure = insecure_from(env, self.insecure, track=self.track, error=DockerTrackError)
         self.reconcile(ctx, env_id)
         doc = json.loads((ctx.store_root / env_id / "environment.json").read_text())
         worker = DockerWorker(self, env_id, serving_deployment(doc))
@@ -423,7 +361,4 @@ class DockerBackend:
             return
         path = ctx.artifacts.write_json("answers/docker-deployer.json", answers)
         cli = Gtc(ctx.store_root, env=operator_env(ctx.work_dir), artifacts=ctx.artifacts)
-        cli.op(
-            "env-packs", "add", f"environment_id={env_id}", "slot=deployer",
-            f"kind={K8S_DEPLOYER}", "pack_ref=builtin", f"answers_ref={path}",
-        )  # fmt: skip
+        cli.op(*bind_deployer_args(env_id, path))

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import tracks
 from harness.context import Kept, ScenarioContext
 from harness.distributor import Distributor
 from harness.errors import HarnessError
@@ -136,7 +137,7 @@ class HostBackend:
         return source.authority
 
     def bundle_uri_for(self, source: BundleSource, name: str) -> str:
-        return f"{source.scheme}://{self.authority_for(source)}/{name.lstrip('/')}"
+        return tracks.bundle_uri(source, name)
 
     def start(
         self,

@@ -16,14 +16,13 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from greentic.deployer.k8s import naming
-from harness import k8s_fixtures, preflight, waits
-from harness.distributor import tampered
+from harness import k8s_fixtures, preflight, tracks, waits
 from harness.errors import HarnessError
 from harness.kind import (
     COMMAND_TIMEOUT_S,
@@ -37,14 +36,21 @@ from harness.kind import (
 from harness.op import Gtc, operator_env
 from harness.portforward import PortForward, PortForwardError
 from harness.registry import registry_pulls
+from harness.tracks.rendered import (
+    ENV_ID,
+    K8S_DEPLOYER,
+    PodDistributor,
+    bind_deployer_args,
+    deployer_answers,
+    insecure_from,
+    routed_revision,
+)
 
 if TYPE_CHECKING:
     from harness.context import ScenarioContext
 
 CLUSTER_ENV = "GTC_KIND_CLUSTER"  # a kept cluster to use instead of one per process
 DEMO_CLUSTER = "gtc-demo"
-ENV_ID = "local"  # the fixtures' namespace is the env's (upstream e2e: gtc-local)
-K8S_DEPLOYER = "greentic.deployer.k8s@1.0.0"
 WORKER_CONTAINER = "worker"
 ROUTER = "gtc-router"
 ROLLOUT_TIMEOUT_S = 180
@@ -52,7 +58,9 @@ STOP_TIMEOUT_S = 60.0
 RECONCILE_TIMEOUT_S = 180.0
 POLL_S = 1.0
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: a refused connection, like a never-Ready pod
-INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
+
+
+T = TypeVar("T")
 
 
 class KindTrackError(HarnessError):
@@ -60,29 +68,6 @@ class KindTrackError(HarnessError):
 
 
 # -- pure helpers ----------------------------------------------------------------------------
-
-
-def routed_revision(env_doc: Mapping[str, Any]) -> str | None:
-    """The newest revision that carries traffic (its worker is the pod a scenario talks to);
-    None when nothing is routed (then only the router runs, serving probes only)."""
-    routed = {
-        e["revision_id"]
-        for s in env_doc.get("traffic_splits", [])
-        for e in s.get("entries", [])
-        if e.get("weight_bps", 0) > 0
-    }
-    revs = [r for r in env_doc.get("revisions", []) if r.get("revision_id") in routed]
-    if not revs:
-        return None
-    return str(max(revs, key=lambda r: int(r.get("sequence", 0)))["revision_id"])
-
-
-def deployer_answers(runtime_image: str, insecure: Sequence[str]) -> dict[str, Any]:
-    """The `greentic.deployer.k8s@1.0.0` answers for pods that run the locally loaded image."""
-    doc: dict[str, Any] = {"runtime_image": runtime_image, "image_pull_policy": "IfNotPresent"}
-    if insecure:
-        doc["oci_insecure_registries"] = list(insecure)
-    return doc
 
 
 def binds_k8s(env_doc: Mapping[str, Any]) -> bool:
@@ -196,6 +181,19 @@ _CLUSTERS: dict[str, KindCluster] = {}
 _LOADED: set[tuple[str, str]] = set()
 
 
+def kept_cluster(name: str, *, registry_image: str, runner: Runner) -> KindCluster:
+    """The kept cluster `name` (adopted when it exists): `$GTC_KIND_CLUSTER` or the demo's."""
+    return KindCluster(
+        name,
+        run_id=name,
+        workdir=Path(tempfile.gettempdir()) / "greentic-kind",
+        registry_image=registry_image,
+        keep=True,
+        reuse=True,
+        runner=runner,
+    )
+
+
 def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
     """`$GTC_KIND_CLUSTER` (kept, adopted or created), else this process's own cluster."""
     kept = os.environ.get(CLUSTER_ENV)
@@ -203,15 +201,7 @@ def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
     if key in _CLUSTERS:
         return _CLUSTERS[key]
     if kept:
-        cluster = KindCluster(
-            kept,
-            run_id=kept,
-            workdir=Path(tempfile.gettempdir()) / "greentic-kind",
-            registry_image=registry_image,
-            keep=True,
-            reuse=True,
-            runner=runner,
-        )
+        cluster = kept_cluster(kept, registry_image=registry_image, runner=runner)
     else:
         worker = os.environ.get("PYTEST_XDIST_WORKER", f"p{os.getpid()}")
         run_id = f"{worker}-{secrets.token_hex(2)}"
@@ -252,40 +242,11 @@ def load_once(cluster: KindCluster, tags: Sequence[str]) -> None:
 # -- in-cluster bundle sources ---------------------------------------------------------------
 
 
-@dataclass
-class KindDistributor:
-    """The busybox httpd `gtc-bundle-server` (the `Distributor` surface scenarios use)."""
+class KindDistributor(PodDistributor["KindBackend"]):
+    """The busybox httpd `gtc-bundle-server` in the env's namespace; a changed byte rolls it."""
 
-    backend: KindBackend
-    files: dict[str, bytes] = field(default_factory=dict)
-    overrides: dict[str, bytes] = field(default_factory=dict)
-    scheme: str = "http"
-
-    @property
-    def authority(self) -> str:
-        host = k8s_fixtures.service_host(k8s_fixtures.BUNDLE_SERVER, self.backend.namespace)
-        return f"{host}:{k8s_fixtures.BUNDLE_PORT}"
-
-    def url_for(self, name: str) -> str:
-        return f"http://{self.authority}/{name.lstrip('/')}"
-
-    def publish(self, source: Path, name: str | None = None) -> str:
-        name = name or source.name
-        self.files[name] = source.read_bytes()
-        self.sync()
-        return self.url_for(name)
-
-    def tamper(self, name: str, data: bytes | None = None) -> None:
-        if name not in self.files:
-            raise KindTrackError(f"cannot tamper {name!r}: it is not published")
-        self.overrides[name] = data if data is not None else tampered(self.files[name])
-        self.sync()
-
-    def served_bytes(self, name: str) -> bytes | None:
-        return self.overrides.get(name, self.files.get(name))
-
-    def served(self) -> dict[str, bytes]:
-        return {name: self.overrides.get(name, data) for name, data in self.files.items()}
+    error = KindTrackError
+    where = "in-cluster"
 
     def hits(self, name: str) -> int:
         """GETs of `name` logged by the server pod now running (`httpd -vv`)."""
@@ -302,11 +263,6 @@ class KindDistributor:
             k8s_fixtures.bundle_server(ns, self.served(), image=self.backend.images.busybox)
         )
         self.backend.rollout(k8s_fixtures.BUNDLE_SERVER)
-
-    def fail(self, name: str, *, status: int = 503, times: int = 1) -> None:
-        raise KindTrackError(
-            "the in-cluster httpd cannot inject failures\nHint: run this scenario with --track host"
-        )
 
 
 @dataclass
@@ -446,16 +402,27 @@ class KindWorker:
             ran = state is not None and (state.running or state.last_exit_code is not None)
             return state if ran else None
 
-        return waits.Poll(
-            what=f"worker pod `{self.selector}` to start its container",
-            attempt=started,
-            timing=self._timing(deadline_s),
-            hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
-            status=lambda: str(self.state()),
-        ).run()
+        return self._poll(
+            f"worker pod `{self.selector}` to start its container", started, deadline_s
+        )
 
     def _timing(self, deadline_s: float) -> waits.Timing:
         return waits.Timing(timeout=deadline_s, interval=POLL_S, clock=self.clock, sleep=self.sleep)
+
+    @property
+    def _describe(self) -> str:
+        """The command that shows why the worker's pods are where they are."""
+        return f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}"
+
+    def _poll(self, what: str, attempt: Callable[[], T | None], deadline_s: float) -> T:
+        """Until `attempt` holds; a timeout names the container state last seen."""
+        return waits.Poll(
+            what=what,
+            attempt=attempt,
+            timing=self._timing(deadline_s),
+            hint=self._describe,
+            status=lambda: str(self.state()),
+        ).run()
 
     def wait_banner(self, regex: str, deadline_s: float) -> re.Match[str]:
         return waits.until_log(
@@ -463,7 +430,7 @@ class KindWorker:
             regex,
             text=self.stdout,
             timing=self._timing(deadline_s),
-            hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
+            hint=self._describe,
         ).wait()
 
     def wait_exited(self, deadline_s: float) -> int:
@@ -528,13 +495,9 @@ class KindWorker:
             reason = self.crash_loop_reason()
             return reason if reason == "CrashLoopBackOff" else None
 
-        return waits.Poll(
-            what=f"worker `{self.selector}` to enter CrashLoopBackOff",
-            attempt=looping,
-            timing=self._timing(deadline_s),
-            hint=f"kubectl -n {self.backend.namespace} describe pods -l {self.selector}",
-            status=lambda: str(self.state()),
-        ).run()
+        return self._poll(
+            f"worker `{self.selector}` to enter CrashLoopBackOff", looping, deadline_s
+        )
 
 
 # -- the backend -----------------------------------------------------------------------------
@@ -672,7 +635,7 @@ class KindBackend:
         return source.authority
 
     def bundle_uri_for(self, source: KindDistributor | KindRegistry, name: str) -> str:
-        return f"{source.scheme}://{self.authority_for(source)}/{name.lstrip('/')}"
+        return tracks.bundle_uri(source, name)
 
     def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
         """Bind the deployer to the loaded image, then `gtc op env reconcile` into the cluster."""
@@ -688,10 +651,7 @@ class KindBackend:
         answers = ctx.artifacts.write_json(
             "answers/kind-deployer.json", deployer_answers(self.images.runtime, self.insecure)
         )
-        cli.op(
-            "env-packs", "add", f"environment_id={env_id}", "slot=deployer", f"kind={K8S_DEPLOYER}",
-            "pack_ref=builtin", f"answers_ref={answers}",
-        )  # fmt: skip
+        cli.op(*bind_deployer_args(env_id, answers))
         result: dict[str, Any] = cli.op(*reconcile_args(env_id, self.cluster.context))
         ctx.artifacts.append_json("kind-reconcile.jsonl", result)
         return result
@@ -722,14 +682,7 @@ class KindBackend:
         expect_exit: bool = False,
     ) -> KindWorker:
         """Reconcile, then wait for the routed revision's worker (unless it must fail)."""
-        extra = dict(env or {})
-        if INSECURE_ENV in extra:
-            self.insecure = [a for a in extra.pop(INSECURE_ENV).split(",") if a]
-        if extra:
-            raise KindTrackError(
-                f"the kind track cannot inject {', '.join(sorted(extra))} into rendered pods"
-                "\nHint: run this scenario with --track host"
-            )
+        self.insecure = insecure_from(env, self.insecure, track=self.track, error=KindTrackError)
         self.reconcile(ctx, env_id)
         doc = json.loads((ctx.store_root / env_id / "environment.json").read_text())
         worker = KindWorker(self, env_id, routed_revision(doc), expect_exit=expect_exit)
@@ -776,15 +729,7 @@ def kind_up(out: Callable[[str], None], *, runner: Runner | None = None) -> int:
     out("building the runtime, busybox and registry images (content-hash tags; cached)")
     built = builder.ensure_all()
     name = use_demo_cluster()
-    cluster = KindCluster(
-        name,
-        run_id=name,
-        workdir=Path(tempfile.gettempdir()) / "greentic-kind",
-        registry_image=built.registry,
-        keep=True,
-        reuse=True,
-        runner=runner or SubprocessRunner(),
-    )
+    cluster = kept_cluster(name, registry_image=built.registry, runner=runner or SubprocessRunner())
     out(f"creating kind cluster `{name}` (node image pinned by digest) unless it exists")
     cluster.create()
     for tag in (built.runtime, built.busybox, built.registry):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness import registry
-from harness.tracks import TRACKS, docker
+from harness.tracks import TRACKS, docker, rendered
 
 
 def env_doc(revisions: list[dict[str, Any]], routed: dict[str, int]) -> dict[str, Any]:
@@ -49,11 +49,14 @@ def test_deployer_answers_pin_the_local_image() -> None:
 
 
 def test_only_the_insecure_registries_reach_the_rendered_pods() -> None:
-    assert docker.insecure_from(None, ["kept:1"]) == ["kept:1"]
+    def insecure_from(env: dict[str, str] | None, current: list[str]) -> list[str]:
+        return rendered.insecure_from(env, current, track="docker", error=docker.DockerTrackError)
+
+    assert insecure_from(None, ["kept:1"]) == ["kept:1"]
     given = {"GREENTIC_OCI_INSECURE_REGISTRIES": "a:5000, b:5000"}
-    assert docker.insecure_from(given, []) == ["a:5000", "b:5000"]
+    assert insecure_from(given, []) == ["a:5000", "b:5000"]
     with pytest.raises(docker.DockerTrackError, match="cannot inject FOO"):
-        docker.insecure_from({"FOO": "1"}, [])
+        insecure_from({"FOO": "1"}, [])
 
 
 def test_registry_pulls_count_in_network_blob_gets_only() -> None:
@@ -73,3 +76,8 @@ def test_registry_pulls_count_in_network_blob_gets_only() -> None:
         ]
     )
     assert registry.registry_pulls(log, "gtc-oci-registry:5000", "greentic/bot:v1") == 1
+
+
+def test_the_in_network_httpd_cannot_inject_failures() -> None:
+    with pytest.raises(docker.DockerTrackError, match="the in-network httpd cannot inject"):
+        docker.DockerDistributor(docker.DockerBackend()).fail("x.gtbundle")

@@ -210,6 +210,8 @@ def test_tampering_rolls_the_server_with_other_bytes(
     )
     with pytest.raises(KindTrackError, match="not published"):
         dist.tamper("other.gtbundle")
+    with pytest.raises(KindTrackError, match="the in-cluster httpd cannot inject failures"):
+        dist.fail("v2.gtbundle")
 
 
 def test_hits_are_read_from_the_server_log(cmd: Any, backend: KindBackend) -> None:

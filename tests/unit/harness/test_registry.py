@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from harness.process import pid_alive
-from harness.registry import BINARY, Registry, RegistryError, config
+from harness.registry import BINARY, Registry, RegistryError, config, repository_of
 from harness.waits import ProcessExited
 
 needs_registry = pytest.mark.skipif(
@@ -21,6 +21,12 @@ def test_config_binds_loopback_port_zero_with_file_storage(tmp_path: Path) -> No
     cfg = config(tmp_path / "s")
     assert cfg["http"]["addr"] == "127.0.0.1:0"  # type: ignore[index]
     assert cfg["storage"]["filesystem"]["rootdirectory"] == str(tmp_path / "s")  # type: ignore[index]
+
+
+def test_pulls_count_the_repository_of_a_tag_or_digest() -> None:
+    assert repository_of("greentic/webchat-bot:v1") == "greentic/webchat-bot"
+    assert repository_of("greentic/bot@sha256:ab") == "greentic/bot"
+    assert repository_of("greentic/bot") == "greentic/bot"
 
 
 @needs_registry
