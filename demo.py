@@ -304,7 +304,9 @@ def parse(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(
         prog="demo.py", description="Run Greentic scenarios by name (see `demo.py list`)."
     )
-    parser.add_argument("verb", help="a scenario (host-pull, digest-mismatch, …) or list/host-stop")
+    parser.add_argument(
+        "verb", nargs="?", help="a scenario (host-pull, digest-mismatch, …) or list/host-stop"
+    )
     parser.add_argument("args", nargs="*", help="verb arguments (e.g. repro <name>)")
     parser.add_argument("--track", help="host | docker | kind (default: the first)")
     parser.add_argument("--variant", help="scenario variant, e.g. http | oci for host-pull")
@@ -312,7 +314,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--artifacts", type=Path, help="artifacts root (default: ./artifacts)")
     ns = parser.parse_intermixed_args(argv)
     return Options(
-        verb=ns.verb,
+        verb=ns.verb or "",
         args=list(ns.args),
         track=ns.track,
         variant=ns.variant,
@@ -324,6 +326,9 @@ def parse(argv: list[str]) -> Options:
 def main(argv: list[str] | None = None) -> int:
     opts = parse(sys.argv[1:] if argv is None else argv)
     handler: Callable[[Options], int] | None = None
+    if not opts.verb:
+        print("no verb given — next: `python demo.py list` shows every verb (e.g. host-pull)")
+        return 1
     if opts.verb in COMMANDS:
         handler = COMMANDS[opts.verb][0]
     elif opts.verb in scenarios.names():

@@ -71,9 +71,15 @@ def check_runnable(module: ModuleType, track: str, variant: str | None) -> None:
             f"{', '.join(tracks) or 'none'})\nHint: pass --track {tracks[0] if tracks else 'host'}"
         )
     if variant not in variants_of(module):
+        named = [v for v in variants_of(module) if v]
+        if not named:
+            raise HarnessError(
+                f"scenario `{name}` has no variants (asked for `{variant}`)\n"
+                "Hint: drop --variant"
+            )
         raise HarnessError(
-            f"scenario `{name}` has no variant `{variant}` (it has: "
-            f"{', '.join(v for v in variants_of(module) if v) or 'none'})"
+            f"scenario `{name}` has no variant `{variant}` (it has: {', '.join(named)})\n"
+            f"Hint: pass --variant {named[0]}"
         )
 
 

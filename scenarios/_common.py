@@ -247,7 +247,7 @@ def expect_banner(
         ctx.fail(f"banner /{regex}/", str(exc), evidence=worker_evidence(worker, "worker"))
     end = match.string.find("\n", match.start())
     line = match.string[match.start() : None if end < 0 else end].strip()
-    ctx.check(f"banner: {match.group(0)}", True, line[len(match.group(0)) :].strip() or line)
+    ctx.check(f"banner: {line}", True)  # the whole line, exactly as the worker printed it
     return line
 
 

@@ -56,8 +56,13 @@ def load_mapping(path: Path, *, what: str = "answers file") -> dict[str, Any]:
         raise IoError(f"io error on {path}: no such file ({what})") from None
     except IsADirectoryError:
         raise IoError(f"io error on {path}: is a directory, expected a {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IoError(f"io error on {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise AnswersParseError(
+            f"{path} is not UTF-8 text (bad byte at offset {exc.start}); save the {what} as "
+            "UTF-8 JSON or YAML"
+        ) from None
+    except OSError as exc:
+        raise IoError(f"io error on {path}: {exc.strerror or exc}") from None
     doc = parse_text(path, text)
     if not isinstance(doc, dict):
         raise AnswersParseError(f"{path}: the {what} must hold a JSON/YAML object (a mapping)")

@@ -2,12 +2,14 @@
 
 Converges: when the deployment's split already routes 100% to a revision with the same
 digest and source uri, nothing is staged and the earlier outcome is returned
-(`reused_deployment: true`). The traffic key is `deploy:<deployment>:<revision>`. Used by
-the CLI and by env apply's deploy-bundle step.
+(`reused_deployment: true`). The traffic key is `deploy:<deployment>:<revision>`. A first
+deploy whose stage fails removes the deployment it just added. Used by the CLI and by env
+apply's deploy-bundle step.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from pydantic import Field, field_validator
 
 from greentic.deployer import bundles, revisions, traffic
 from greentic.deployer.common import EnvPayload
-from greentic.errors import Conflict, InvalidArgument, NotFound
+from greentic.errors import Conflict, GreenticError, InvalidArgument, NotFound
 from greentic.spec.base import check_digest
 from greentic.spec.environment import BundleDeployment, Environment, Revision, RouteBinding
 from greentic.store.envstore import Store
@@ -83,6 +85,21 @@ def result(
     }
 
 
+def _forget_new_deployment(store: Store, env_id: str, deployment_id: str) -> None:
+    """Undo the `bundles add` of a deploy whose stage failed (only while nothing uses it)."""
+    with store.mutate(env_id, verb="deploy.rollback") as env:
+        dep = env.deployment(deployment_id)
+        if dep is None:
+            return
+        used = (
+            any(r.deployment_id == deployment_id for r in env.revisions)
+            or any(s.deployment_id == deployment_id for s in env.traffic_splits)
+            or any(dep.bundle_id in ep.linked_bundles for ep in env.messaging_endpoints)
+        )
+        if not used:
+            env.bundles.remove(dep)
+
+
 def run(store: Store, p: DeployPayload, *, base_dir: Path | None = None) -> dict[str, Any]:
     """Deploy one bundle to 100% of its deployment's traffic."""
     env_id = p.environment_id
@@ -131,7 +148,13 @@ def run(store: Store, p: DeployPayload, *, base_dir: Path | None = None) -> dict
         return result(env_id, dep, done, reused=True, superseded=[])
     previous = env.split(dep.deployment_id)
     superseded = [e.revision_id for e in previous.entries] if previous else []
-    rev = revisions.stage_pinned(store, env_id, dep.deployment_id, pinned)
+    try:
+        rev = revisions.stage_pinned(store, env_id, dep.deployment_id, pinned)
+    except Exception:
+        if not reused:  # a failed first deploy leaves no empty deployment behind
+            with contextlib.suppress(GreenticError, OSError):  # the stage error is the news
+                _forget_new_deployment(store, env_id, dep.deployment_id)
+        raise
     revisions.warm(
         store, revisions.RevisionRefPayload(environment_id=env_id, revision_id=rev.revision_id)
     )

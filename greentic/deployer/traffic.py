@@ -9,7 +9,8 @@ conflict; a new key bumps the generation. Called by the CLI, deploy and env appl
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -20,6 +21,8 @@ from greentic.spec.base import Model, check_ulid, now_rfc3339
 from greentic.spec.environment import MAX_BPS, Environment, TrafficEntry, TrafficSplit
 from greentic.store import ids
 from greentic.store.envstore import Store
+
+WEIGHT_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(%|bps)?", re.ASCII)
 
 
 class EntryPayload(Model):
@@ -72,18 +75,13 @@ class TrafficSetPayload(EnvPayload):
 
 
 def parse_weight(text: str) -> int:
-    """`N` (bps), `N%` or `Nbps` → basis points."""
-    raw = text.strip()
-    try:
-        if raw.endswith("%"):
-            pct = Decimal(raw[:-1])
-            bps = pct * 100
-        elif raw.endswith("bps"):
-            bps = Decimal(raw[:-3])
-        else:
-            bps = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidArgument(f"weight `{text}` must be N (basis points), N% or Nbps") from None
+    """`N` (bps), `N%` or `Nbps` → basis points. Only plain decimal digits: Decimal alone would
+    also take `1e4`, `1_0000`, `NaN` or `sNaN` (the last one raising on comparison)."""
+    form = WEIGHT_RE.fullmatch(text.strip())
+    if form is None:
+        raise InvalidArgument(f"weight `{text}` must be N (basis points), N% or Nbps")
+    number, unit = form.group(1), form.group(2)
+    bps = Decimal(number) * 100 if unit == "%" else Decimal(number)
     if bps != bps.to_integral_value() or not 0 <= bps <= MAX_BPS:
         raise InvalidArgument(f"weight `{text}` must be a whole number of bps in 0..10000")
     return int(bps)
@@ -116,10 +114,13 @@ def plan_split(env: Environment, deployment_id: str, entries: list[TrafficEntry]
                 f"not `{deployment_id}`"
             )
         if rev.lifecycle != "ready":
+            warmable = rev.lifecycle in ("staged", "warming")
             raise Conflict(
                 f"revision `{e.revision_id}` is `{rev.lifecycle}`; only `ready` revisions may "
                 "receive traffic",
-                hint=f"warm it first: gtc op revisions warm revision_id={e.revision_id}",
+                hint=f"warm it first: gtc op revisions warm revision_id={e.revision_id}"
+                if warmable
+                else "stage the bundle again (revisions stage) and route the new revision",
             )
     total = sum(e.weight_bps for e in entries)
     if total != MAX_BPS:

@@ -27,6 +27,11 @@ def fetch_file(uri: str, dest_dir: Path, *, max_bytes: int) -> FetchedBundle:
     """Copy the local bundle into `dest_dir` (never touching the source), hashing as it goes."""
     src = local_path(uri)
     what = f"reading bundle {src}"
+    if src.is_dir():
+        raise FetchError(
+            f"bundle reference {uri} names the directory {src}, not a .gtbundle file",
+            hint="build the directory into a bundle first: gtc bundle build DIR -o FILE.gtbundle",
+        )
     if not src.is_file():
         raise NotFound(f"bundle file {src} does not exist (from reference {uri})")
     try:

@@ -26,6 +26,8 @@ def scheme_of(uri: str) -> str:
     lowered = uri.lower()
     for scheme in ("file", "http", "https", "oci"):
         if lowered.startswith(f"{scheme}://"):
+            if scheme != "oci":
+                _check_url(uri)
             return scheme
     if "://" not in uri:
         return "file"
@@ -34,12 +36,26 @@ def scheme_of(uri: str) -> str:
     )
 
 
+def _check_url(uri: str) -> None:
+    """A FetchError (not a bare ValueError) for a URL the parser rejects, e.g. `https://[::1`."""
+    try:
+        urlsplit(uri)
+    except ValueError as exc:
+        raise FetchError(
+            f"bundle reference {redact(uri)} is not a valid URL ({exc})",
+            hint="fix the revision's bundle_source_uri (e.g. https://host[:port]/path.gtbundle)",
+        ) from None
+
+
+USERINFO_RE = re.compile(r"(://)[^/?#]*@")
+
+
 def redact(uri: str) -> str:
     """`uri` without any `user:password@` so references can be logged and shown."""
     try:
         parts = urlsplit(uri)
     except ValueError:
-        return uri
+        return USERINFO_RE.sub(r"\1***@", uri, count=1)
     if "@" not in parts.netloc:
         return uri
     host = parts.netloc.rsplit("@", 1)[1]

@@ -31,9 +31,15 @@ def parse_path(path: str) -> tuple[str | int, ...]:
 
 
 def lookup(context: Mapping[str, Any], path: str) -> Any:
-    """The value at `path` (e.g. `in.input.text`, `node.a.items[0]`), or `_MISSING`."""
+    """The value at `path` (e.g. `in.input.text`, `node.a.items[0]`), or `_MISSING`.
+
+    A path with no segment (`{{}}`, `{{.}}`) is missing: it must never dump the whole
+    context (request envelope, every node's output) into a reply."""
+    tokens = parse_path(path)
+    if not tokens:
+        return _MISSING
     value: Any = context
-    for token in parse_path(path):
+    for token in tokens:
         if isinstance(value, Mapping):
             if token not in value:
                 return _MISSING

@@ -145,8 +145,15 @@ def compile_revision(block: RuntimeRevision, packs: Sequence[PackLike]) -> Activ
     flows: dict[str, Flow] = {}
     for pack in packs:
         for flow_id, source in pack.flows.items():
-            what = f"revision `{block.revision_id}` pack `{pack.pack_id}` flow `{flow_id}`"
-            flows.setdefault(flow_id, compile_flow(source, what=what))
+            what = f"revision `{block.revision_id}` pack `{pack.pack_id}` flow"  # + `<id>`
+            try:
+                flows.setdefault(flow_id, compile_flow(source, what=what))
+            except SpecError as exc:
+                raise SpecError(
+                    exc.message,
+                    hint=f"fix flows/{flow_id}.ygtc of pack `{pack.pack_id}`, rebuild the bundle "
+                    "(`gtc bundle build`) and stage it as a new revision",
+                ) from None
     return ActiveRevision(
         revision_id=block.revision_id,
         deployment_id=block.deployment_id,

@@ -2,11 +2,14 @@
 
 Written atomically once the listener is bound, removed when the worker exits. It records the
 pid, the process start time (from /proc, so a recycled pid — e.g. pid 1 of a restarted
-container — is never mistaken for the old worker) and the URL. Used by `process`.
+container — is never mistaken for the old worker) and the URL. `claim` flocks
+`worker.lock` for the whole life of the process, so two workers started at the same instant
+cannot both boot the env (the pid file alone appears only after the bind). Used by `process`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +30,27 @@ class WorkerRecord:
 
 def path(paths: EnvPaths) -> Path:
     return paths.dir / "state" / "pids" / "worker.json"
+
+
+def lock_path(paths: EnvPaths) -> Path:
+    return paths.dir / "state" / "pids" / "worker.lock"
+
+
+def claim(paths: EnvPaths) -> int | None:
+    """Take the env's worker lock without waiting: the held fd (keep it open while serving),
+    or None when another process holds it. OSError when the lock file cannot be created."""
+    lock = lock_path(paths)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _proc_stat(pid: int) -> list[str] | None:

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from greentic.errors import Conflict, GreenticError, IoError, NotYetImplemented
 from greentic.store.envstore import Store
+from greentic.store.layout import EnvPaths
 from greentic.worker import boot, listeners, pidfile
 from greentic.worker.activation import Activation
 from greentic.worker.listeners import Address
@@ -84,6 +85,7 @@ def start(
             f"greentic-start (pid {other.pid}) is already serving env `{env_id}` on {other.url}",
             hint=f"stop it first: greentic-start stop --env {env_id}",
         )
+    held = claim(paths, env_id)
     log = SystemLog(paths.logs / "system.log")
     try:
         log.write("info", f"greentic-start {os.getpid()} booting env `{env_id}` from {store.root}")
@@ -131,6 +133,33 @@ def start(
         raise
     finally:
         log.close()
+        if held is not None:
+            os.close(held)
+
+
+def claim(paths: EnvPaths, env_id: str) -> int | None:
+    """Hold the env's worker lock for this process (its fd), or a Conflict naming the holder.
+
+    A store where the lock cannot be created (read-only) still serves: the pid-file warning
+    that follows says what is lost."""
+    try:
+        held = pidfile.claim(paths)
+    except OSError:
+        return None
+    if held is not None:
+        return held
+    other = pidfile.read(paths)
+    if other is not None and pidfile.alive(other):
+        raise Conflict(
+            f"greentic-start (pid {other.pid}) is already serving env `{env_id}` on {other.url}",
+            hint=f"stop it first: greentic-start stop --env {env_id}",
+        )
+    raise Conflict(
+        f"another greentic-start is already booting env `{env_id}` (it holds "
+        f"{pidfile.lock_path(paths)})",
+        hint=f"wait for its banner, then stop it first if you meant to replace it: "
+        f"greentic-start stop --env {env_id}",
+    )
 
 
 def stop(env_id: str, *, store_root: str | None = None, wait: float = STOP_WAIT_SECONDS) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,11 @@ def test_demo_list_and_unknown_verbs(demo_env: dict[str, str]) -> None:
     listed = demo("list", env=demo_env)
     assert listed.returncode == 0
     assert "host-pull" in listed.stdout and "digest-mismatch" in listed.stdout
+    bare = demo(env=demo_env)  # no verb: one line pointing at `list`, not an argparse error
+    assert bare.returncode == 1
+    assert bare.stdout.strip().splitlines() == [
+        "no verb given — next: `python demo.py list` shows every verb (e.g. host-pull)"
+    ]
     unknown = demo("no-such-verb", env=demo_env)
     assert unknown.returncode == 1
     assert unknown.stdout.strip().splitlines() == [
@@ -92,6 +98,12 @@ def test_demo_host_pull_leaves_a_serving_worker_that_host_stop_stops(
     pulled = demo("host-pull", env=demo_env)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert "✓ banner: serving 1 revision(s) for env `local`" in pulled.stdout
+    banner = re.compile(  # the banner exactly as printed, not split by a `—` detail
+        r"^  ✓ banner: serving 1 revision\(s\) for env `local` across 1 deployment\(s\) "
+        r"on http://127\.0\.0\.1:\d+$",
+        re.M,
+    )
+    assert banner.search(pulled.stdout), pulled.stdout
     assert "curl -s -X POST" in pulled.stdout and "demo.py host-stop" in pulled.stdout
     state = json.loads((tmp_path / "cache/greentic-demo/host-pull.json").read_text())
     pid, url = state["kept"][0]["pid"], state["urls"]["worker"]

@@ -65,11 +65,29 @@ def classify(exc: BaseException) -> tuple[str, str, str | None]:
         return "invalid-argument", exc.format_message(), hint
     if isinstance(exc, OSError):
         where = f" on {exc.filename}" if exc.filename else ""
-        return "io", f"io error{where}: {exc.strerror or exc}", DEBUG_HINT
+        return "io", f"io error{where}: {exc.strerror or exc}", _io_hint(exc)
     text = str(exc)
     if len(text) > 300:
         text = text[:300] + "…"
     return "store", f"unexpected {type(exc).__name__}: {text}", DEBUG_HINT
+
+
+def _io_hint(exc: OSError) -> str:
+    """The fix for the OS errors a user causes (a read-only or foreign-owned store, a full
+    disk, an over-long name); anything else keeps the --debug pointer."""
+    import errno
+
+    target = f"`{exc.filename}`" if exc.filename else "the path"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (
+            f"make {target} writable for this user, or point the verb at a writable store "
+            "with --store-root DIR (or $GREENTIC_STORE_ROOT)"
+        )
+    if exc.errno == errno.ENOSPC:
+        return f"free some space on the file system holding {target}, then re-run"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "use a shorter name (the file system limits one path segment to 255 bytes)"
+    return DEBUG_HINT
 
 
 def guard(labels: Labels, exc: BaseException, *, debug: bool) -> NoReturn:

@@ -46,6 +46,14 @@ def _check_secrets_backend(r: resolve.Resolved, p: plan.Plan) -> None:
         return
     manifest_kind = next((rp.kind for rp in r.packs if rp.slot == "secrets"), None)
     current = r.current.pack("secrets") if r.current is not None else None
+    if manifest_kind is None and current is None and r.current is not None:
+        # Refuse before step 1: the put-secret step would fail after earlier steps applied.
+        raise Conflict(
+            f"env `{r.env_id}` has no secrets env-pack bound; bind one with "
+            "`op env-packs add` first",
+            hint=f"or declare it in the manifest: packs: [{{slot: secrets, kind: "
+            f"{DEV_STORE}@1.0.0, pack_ref: builtin}}]",
+        )
     kind = manifest_kind or (current.kind if current else f"{DEV_STORE}@0.1.0")
     if kind.partition("@")[0] != DEV_STORE:
         raise NotYetImplemented(

@@ -50,9 +50,16 @@ def _connect(context: str | None) -> Cluster:
 
 
 def render_env(store: Store, env_id: str, *, out: Path | None = None) -> dict[str, Any]:
-    """`{namespace, count, objects:[{apiVersion, kind, name}]}` (+ `out`, `files` with --out)."""
-    objs = render.render(inputs.load(store, env_id))
+    """`{namespace, count, objects:[{apiVersion, kind, name}]}` plus upstream's
+    `environment_id, kind, object_count, answers_ref` (+ `out`, `files` with --out)."""
+    loaded = inputs.load(store, env_id)
+    objs = render.render(loaded)
+    deployer = loaded.env.pack("deployer")
     result: dict[str, Any] = {
+        "environment_id": env_id,
+        "kind": deployer.kind if deployer is not None else None,
+        "object_count": len(objs),
+        "answers_ref": loaded.answers_ref,
         "namespace": objs[0]["metadata"]["name"],
         "count": len(objs),
         "objects": [bodies.summary(o) for o in objs],

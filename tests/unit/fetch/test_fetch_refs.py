@@ -95,9 +95,19 @@ def test_insecure_entries_with_scheme_or_path_are_rejected(entry: str, why: str)
     assert "expected a bare `host[:port]` such as `registry.local:5000`" in err.value.message
 
 
+@pytest.mark.parametrize("uri", ["https://[::1/x.gtbundle", "http://u:pw@[::1/x", "file://[x/y"])
+def test_a_malformed_url_is_a_fetch_error_without_its_password(uri: str) -> None:
+    with pytest.raises(FetchError) as err:
+        scheme_of(uri)
+    assert "is not a valid URL" in err.value.message
+    assert "pw" not in err.value.message
+    assert err.value.hint is not None
+
+
 def test_redact_and_dest_name() -> None:
     assert redact("https://u:secret@h/x") == "https://***@h/x"
     assert redact("https://h/x") == "https://h/x"
+    assert redact("https://u:secret@[::1/x") == "https://***@[::1/x"
     name = dest_name("http://h/a b.gtbundle", "a b.gtbundle")
     assert name.endswith("-a-b.gtbundle") and len(name.split("-")[0]) == 12
     assert dest_name("http://h/", "").endswith("-bundle.gtbundle")

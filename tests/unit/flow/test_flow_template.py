@@ -29,6 +29,12 @@ def test_missing_paths_render_empty() -> None:
     assert template.render_string("{{entry.text.deeper}}", CTX) == ""
 
 
+def test_a_placeholder_without_a_path_is_missing_not_the_whole_context() -> None:
+    for text in ("{{}}", "{{ }}", "{{.}}", "{{ .. }}", "{{[]}}"):
+        assert template.render_string(text, CTX) == "", text
+        assert template.render_string(f"a {text} b", CTX) == "a  b", text
+
+
 def test_index_forms_and_this_prefix() -> None:
     assert template.render_string("{{entry.items.0.a}}", CTX) == 1
     assert template.render_string("{{this.entry.text}}", CTX) == "hi"

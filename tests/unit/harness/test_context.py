@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+import scenarios
 from harness import reap
 from harness.artifacts import Artifacts
 from harness.context import Check, CheckFailed, ScenarioContext, ScenarioResult, new_run_id
 from harness.errors import HarnessError
 from harness.process import RUN_ID_ENV, ManagedProcess, pid_alive
-from harness.runner import execute, scenario_name, variants_of
+from harness.runner import check_runnable, execute, scenario_name, variants_of
 
 
 def make_ctx(tmp_path: Path) -> ScenarioContext:
@@ -144,3 +145,16 @@ def test_runner_reaps_processes_a_scenario_leaked(tmp_path: Path) -> None:
     assert result.ok
     assert not pid_alive(leaked[0])
     assert json.loads((result.artifacts / "reaped.json").read_text()) == [f"process {leaked[0]}"]
+
+
+def test_an_unknown_variant_names_the_choices_and_the_next_step() -> None:
+    with pytest.raises(HarnessError) as none:
+        check_runnable(scenarios.load("digest-mismatch"), "host", "oci")
+    assert str(none.value) == (
+        "scenario `digest-mismatch` has no variants (asked for `oci`)\nHint: drop --variant"
+    )
+    with pytest.raises(HarnessError) as some:
+        check_runnable(scenarios.load("host-pull"), "host", "ftp")
+    assert str(some.value) == (
+        "scenario `host-pull` has no variant `ftp` (it has: http, oci)\nHint: pass --variant http"
+    )

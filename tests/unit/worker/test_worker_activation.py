@@ -120,6 +120,20 @@ def test_broken_flow_fails_activation_naming_it() -> None:
         activation.activate(env, project(env), {rev: [bad]})
 
 
+def test_flow_routing_to_a_missing_node_names_it_once_with_the_fix() -> None:
+    b = EnvBuilder()
+    rev = b.revision(b.deployment("bot"))
+    env = b.build()
+    bad = FakePack.of("p", main="id: main\nnodes:\n  a: {emit.log: 1, routing: nowhere}\n")
+    with pytest.raises(SpecError) as err:
+        activation.activate(env, project(env), {rev: [bad]})
+    assert str(err.value) == (
+        f"revision `{rev}` pack `p` flow `main`: node `a` routes to `nowhere`, which is not a node"
+    )
+    assert err.value.hint is not None
+    assert "gtc bundle build" in err.value.hint
+
+
 def test_entry_flow_choice() -> None:
     msg = {"flows": [{"id": "a", "kind": "job"}, {"id": "b", "kind": "messaging"}]}
     assert activation.entry_flow_id([FakePack("p", {"a": "", "b": ""}, msg)]) == "b"

@@ -118,6 +118,36 @@ def test_cli_refuses_a_second_worker_for_the_same_env(
     assert "greentic-start stop --env local" in err
 
 
+def test_cli_refuses_a_second_worker_while_the_first_still_boots(
+    store_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two starts at once: the first holds the worker lock before it has a pid file."""
+    store = Store(store_root)
+    save_cold(store, EnvBuilder().build())
+    held = pidfile.claim(store.paths("local"))
+    assert held is not None
+    monkeypatch.setenv("GREENTIC_GATEWAY_LISTEN_ADDR", "192.0.2.1:0")  # fails if ever bound
+    try:
+        code, out, err = run_cli(["--env", "local", "--store-root", str(store_root)], capsys)
+    finally:
+        os.close(held)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: conflict: another greentic-start is already booting env `local`")
+    assert "greentic-start stop --env local" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_worker_lock_is_free_again_once_the_worker_exits(store_root: Path) -> None:
+    paths = Store(store_root).paths("local")
+    first = pidfile.claim(paths)
+    assert first is not None
+    assert pidfile.claim(paths) is None
+    os.close(first)
+    again = pidfile.claim(paths)
+    assert again is not None
+    os.close(again)
+
+
 def test_stop_without_a_worker(store_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["stop", "--env", "local", "--store-root", str(store_root)], capsys)
     assert (code, out.strip()) == (0, "no greentic-start is serving env `local` (nothing to stop)")

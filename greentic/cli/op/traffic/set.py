@@ -25,8 +25,17 @@ def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str,
     if obj.schema:
         return schema(traffic.TrafficSetPayload)
     positional, pairs = split_args(args)
-    entries = [traffic.parse_entry(a) for a in pairs if ULID_KEY.match(a)]
-    inline = tuple(a for a in pairs if not ULID_KEY.match(a))
+    # After a positional deployment every `<rev>=<weight>` is an entry, so a mistyped revision
+    # id is reported as such; a payload key there (environment_id=…) is still a mix.
+    fields = traffic.TrafficSetPayload.model_fields
+
+    def is_entry(arg: str) -> bool:
+        if positional:
+            return arg.partition("=")[0] not in fields
+        return ULID_KEY.match(arg) is not None
+
+    entries = [traffic.parse_entry(a) for a in pairs if is_entry(a)]
+    inline = tuple(a for a in pairs if not is_entry(a))
     if len(positional) > 1:
         raise click.UsageError("traffic set takes one deployment id, then <rev>=<weight> pairs")
     flags["deployment_id"] = positional[0] if positional else None
