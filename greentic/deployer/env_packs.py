@@ -8,6 +8,7 @@ the same binding is a no-op; a changed one bumps `generation`. `env apply` calls
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,21 @@ def bind_staged(
     }
 
 
+def check_answers(kind: str, staged: bytes | None, *, what: str) -> None:
+    """Fail fast on answers the bound pack will refuse: a Kubernetes deployer binding's
+    answers are parsed now (unknown key, router_replicas < 2, bad image…), not first at
+    `env render`, so nothing bad is ever staged."""
+    from greentic.deployer.k8s import answers, bindings
+    from greentic.deployer.k8s.errors import InvalidAnswers
+
+    if staged is None or bindings.split_kind(kind)[0] != bindings.K8S_DEPLOYER:
+        return
+    try:
+        answers.parse(json.loads(staged))
+    except InvalidAnswers as exc:
+        raise InvalidAnswers(f"{exc.reason} (in {what})", hint=exc.hint) from None
+
+
 def bind(store: Store, p: EnvPackAddPayload, *, base_dir: Path) -> dict[str, Any]:
     """`env-packs add`: read the answers file (if any) and upsert the binding."""
     store.load(p.environment_id)
@@ -148,6 +164,7 @@ def bind(store: Store, p: EnvPackAddPayload, *, base_dir: Path) -> dict[str, Any
     if p.answers_ref:
         env_dir = store.paths(p.environment_id).dir
         staged = read_answers(resolve_answers(p.answers_ref, base_dir=base_dir, env_dir=env_dir))
+        check_answers(p.kind, staged, what=f"answers_ref `{p.answers_ref}`")
     return bind_staged(
         store,
         p.environment_id,

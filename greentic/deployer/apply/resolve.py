@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from greentic.deployer import bundles, revisions
+from greentic.deployer import bundles, env_packs, revisions
 from greentic.deployer.answers_file import load_mapping
 from greentic.deployer.common import LOCAL, check_listen_addr, normalize_public_base_url
 from greentic.errors import GreenticError, InvalidArgument, NotFound
@@ -122,6 +122,7 @@ def _packs(m: EnvManifest, base: Path) -> list[ResolvedPack]:
         elif p.answers is not None:
             data = atomic.pretty_json(p.answers)
             source = "inline answers"
+        env_packs.check_answers(p.kind, data, what=f"packs[] slot `{p.slot}` ({source})")
         out.append(ResolvedPack(p.slot, p.kind, p.pack_ref, data, source))
     return out
 

@@ -165,3 +165,42 @@ def test_env_render_result_has_upstream_fields(op: Op, tmp_path: Path) -> None:
     assert out["kind"] == "greentic.deployer.k8s@1.0.0"
     assert out["answers_ref"] == "env-packs/deployer/answers.json"
     assert out["object_count"] == out["count"] == len(out["objects"])
+
+
+# -- deployer answers fail at bind time, not first at render --------------------------------
+@pytest.mark.parametrize(
+    ("answers", "reason"),
+    [
+        ({"colour": "green"}, "unknown answer key `colour`"),
+        ({"router_replicas": 1}, "router_replicas must be >= 2 (HA requirement), got 1"),
+        ({"tunnel": "ngrok"}, "tunnel"),
+    ],
+)
+def test_env_packs_add_refuses_bad_k8s_answers_and_stages_nothing(
+    op: Op, store_root: Path, tmp_path: Path, answers: dict[str, object], reason: str
+) -> None:
+    assert op("env", "init").code == 0
+    before = (store_root / "local" / "environment.json").read_bytes()
+    bad = write_json(tmp_path / "deployer-answers.json", answers)
+    err = op(
+        "env-packs", "add", "slot=deployer", "kind=greentic.deployer.k8s@1.0.0",
+        "pack_ref=builtin", f"answers_ref={bad}",
+    ).error  # fmt: skip
+    assert err["kind"] == "conflict" and reason in err["message"]
+    assert "deployer-answers.json" in err["message"]
+    assert (store_root / "local" / "environment.json").read_bytes() == before
+    assert not (store_root / "local" / "env-packs" / "deployer").exists()
+
+
+def test_env_apply_refuses_bad_k8s_answers_before_any_step(
+    op: Op, store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.seeds import seed_manifest, write_declarative
+
+    monkeypatch.setenv("TELEGRAM_DEMO_BOT_TOKEN", "tok")
+    path = write_declarative(tmp_path, seed_manifest())
+    write_json(path.parent / "deployer-answers.json", {"router_replicas": 1})
+    err = op("env", "apply", "--yes", answers=path).error
+    assert err["kind"] == "conflict" and "router_replicas must be >= 2" in err["message"]
+    assert "slot `deployer`" in err["message"]
+    assert not (store_root / "local").exists()
