@@ -74,8 +74,7 @@ def check_runnable(module: ModuleType, track: str, variant: str | None) -> None:
         named = [v for v in variants_of(module) if v]
         if not named:
             raise HarnessError(
-                f"scenario `{name}` has no variants (asked for `{variant}`)\n"
-                "Hint: drop --variant"
+                f"scenario `{name}` has no variants (asked for `{variant}`)\nHint: drop --variant"
             )
         raise HarnessError(
             f"scenario `{name}` has no variant `{variant}` (it has: {', '.join(named)})\n"

@@ -96,18 +96,19 @@ def test_demo_host_pull_leaves_a_serving_worker_that_host_stop_stops(
     demo_env: dict[str, str], tmp_path: Path
 ) -> None:
     pulled = demo("host-pull", env=demo_env)
-    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
-    assert "✓ banner: serving 1 revision(s) for env `local`" in pulled.stdout
-    banner = re.compile(  # the banner exactly as printed, not split by a `—` detail
-        r"^  ✓ banner: serving 1 revision\(s\) for env `local` across 1 deployment\(s\) "
-        r"on http://127\.0\.0\.1:\d+$",
-        re.M,
-    )
-    assert banner.search(pulled.stdout), pulled.stdout
-    assert "curl -s -X POST" in pulled.stdout and "demo.py host-stop" in pulled.stdout
-    state = json.loads((tmp_path / "cache/greentic-demo/host-pull.json").read_text())
-    pid, url = state["kept"][0]["pid"], state["urls"]["worker"]
-    try:
+    state_file = tmp_path / "cache/greentic-demo/host-pull.json"
+    try:  # whatever fails below, host-stop runs: a failed check never leaks the kept worker
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+        assert "✓ banner: serving 1 revision(s) for env `local`" in pulled.stdout
+        banner = re.compile(  # the banner exactly as printed, not split by a `—` detail
+            r"^  ✓ banner: serving 1 revision\(s\) for env `local` across 1 deployment\(s\) "
+            r"on http://127\.0\.0\.1:\d+$",
+            re.M,
+        )
+        assert banner.search(pulled.stdout), pulled.stdout
+        assert "curl -s -X POST" in pulled.stdout and "demo.py host-stop" in pulled.stdout
+        state = json.loads(state_file.read_text())
+        pid, url = state["kept"][0]["pid"], state["urls"]["worker"]
         assert pid_alive(pid)  # it outlived demo.py
         status = httpx.get(f"{url}/status", trust_env=False, timeout=5).json()
         assert status["revisions_active"] == 1
