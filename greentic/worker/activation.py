@@ -80,6 +80,7 @@ class Activation:
     env_id: str
     deployments: tuple[ActiveDeployment, ...] = ()
     endpoints: Mapping[str, frozenset[str]] = field(default_factory=dict)  # id → linked bundles
+    active_deployments: int = 0  # deployments with status `active`, routed or not
 
     @functools.cached_property
     def routes(self) -> tuple[routing.Route, ...]:
@@ -95,7 +96,9 @@ class Activation:
 
     @property
     def bundles_active(self) -> int:
-        return len({d.route.bundle_id for d in self.deployments})
+        """Active deployments of the env's route table (upstream's `/status` meaning): a
+        deployment counts while its status is `active`, whether or not traffic reaches it."""
+        return self.active_deployments
 
     @functools.cached_property
     def _by_id(self) -> dict[str, ActiveDeployment]:
@@ -206,4 +209,9 @@ def activate(
     order = {b.deployment_id: i for i, b in enumerate(env.bundles)}
     deployments = tuple(sorted(deployments, key=lambda d: order[d.route.deployment_id]))
     endpoints = {ep.endpoint_id: frozenset(ep.linked_bundles) for ep in env.messaging_endpoints}
-    return Activation(env_id=env.environment_id, deployments=deployments, endpoints=endpoints)
+    return Activation(
+        env_id=env.environment_id,
+        deployments=deployments,
+        endpoints=endpoints,
+        active_deployments=sum(1 for b in env.bundles if b.status == "active"),
+    )

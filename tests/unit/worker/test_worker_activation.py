@@ -37,6 +37,21 @@ def test_activate_builds_routes_and_counts() -> None:
     assert [d.route.deployment_id for d in active.deployments] == [bot, api]
 
 
+def test_bundles_active_counts_active_deployments_routed_or_not() -> None:
+    """Two deployments of one bundle plus one unrouted deployment: upstream's route table
+    counts every active deployment (3), the dispatcher only the routed ones (2)."""
+    b = EnvBuilder()
+    first = b.deployment("bot", prefixes=("/a/",))
+    second = b.deployment("bot", prefixes=("/b/",))
+    b.deployment("idle", prefixes=("/c/",))
+    r1 = b.revision(first, 10000)
+    r2 = b.revision(second, 10000)
+    env = b.build()
+    packs = {r: [FakePack.of("p", main=ECHO_FLOW)] for r in (r1, r2)}
+    active = activation.activate(env, project(env), packs)
+    assert (active.bundles_active, active.deployments_routed, active.revisions_active) == (3, 2, 2)
+
+
 def test_zero_weight_blocks_are_not_activated_or_loaded() -> None:
     b = EnvBuilder()
     dep = b.deployment("bot")
