@@ -36,14 +36,25 @@ def spec_message(exc: ValidationError) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
+def repair_hint(path: Path) -> str:
+    """What to do about a store file that no longer parses or validates."""
+    return (
+        f"{path.name} is written only by `gtc op` verbs: undo any hand edit or restore the file "
+        "from a backup, then check it with `gtc op env show <id>` (a pod's copy comes from the "
+        "gtc-env-store ConfigMap: fix the store and run `gtc op env reconcile <id>`)"
+    )
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file; a bad file becomes a StoreError naming it."""
     try:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise StoreError(f"cannot read {path}: {exc}", hint=repair_hint(path)) from None
 
 
 def parse_environment(doc: Any, *, path: Path, env_id: str | None = None) -> Environment:
@@ -52,12 +63,13 @@ def parse_environment(doc: Any, *, path: Path, env_id: str | None = None) -> Env
         env = Environment.model_validate(doc)
         env.check()
     except ValidationError as exc:
-        raise SpecError(f"{path}: {spec_message(exc)}") from None
+        raise SpecError(f"{path}: {spec_message(exc)}", hint=repair_hint(path)) from None
     except ValueError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(f"{path}: {exc}", hint=repair_hint(path)) from None
     if env_id is not None and env.environment_id != env_id:
         raise SpecError(
-            f"{path}: environment_id `{env.environment_id}` does not match directory `{env_id}`"
+            f"{path}: environment_id `{env.environment_id}` does not match directory `{env_id}`",
+            hint=repair_hint(path),
         )
     return env
 
@@ -107,9 +119,12 @@ class Store:
             rc = RuntimeConfig.model_validate(doc)
             rc.check(env_id, p.dir)
         except ValidationError as exc:
-            raise SpecError(f"{p.runtime_config}: {spec_message(exc)}") from None
+            hint = repair_hint(p.runtime_config)
+            raise SpecError(f"{p.runtime_config}: {spec_message(exc)}", hint=hint) from None
         except ValueError as exc:
-            raise SpecError(f"{p.runtime_config}: {exc}") from None
+            raise SpecError(
+                f"{p.runtime_config}: {exc}", hint=repair_hint(p.runtime_config)
+            ) from None
         return rc
 
     # -- writes ---------------------------------------------------------------------------

@@ -204,3 +204,16 @@ def test_env_apply_refuses_bad_k8s_answers_before_any_step(
     assert err["kind"] == "conflict" and "router_replicas must be >= 2" in err["message"]
     assert "slot `deployer`" in err["message"]
     assert not (store_root / "local").exists()
+
+
+# -- a corrupt store file names the file and what to do --------------------------------------
+@pytest.mark.parametrize("content", [b"{not json", b'{"schema": "greentic.environment.v1"}\n'])
+def test_corrupt_environment_json_names_the_file_and_the_fix(
+    op: Op, store_root: Path, content: bytes
+) -> None:
+    assert op("env", "init").code == 0
+    (store_root / "local" / "environment.json").write_bytes(content)
+    out = op("env", "show", "local")
+    assert "environment.json" in out.error["message"]
+    assert "hint: environment.json is written only by `gtc op` verbs" in out.stderr
+    assert "Traceback" not in out.stderr
