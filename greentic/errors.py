@@ -120,6 +120,6 @@ class TrustRootError(GreenticError):
 
 
 class NotYetImplemented(GreenticError):
-    """Raised for documented-but-unsupported paths (e.g. non dev-store secrets backends)."""
+    """Raised when a documented path is not supported yet (e.g. non dev-store secrets)."""
 
     kind = "not-yet-implemented"
