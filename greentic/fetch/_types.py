@@ -23,4 +23,4 @@ class FetchedBundle:
 
 
 class TransientFetchError(FetchError):
-    """Raised for failures worth retrying: connect errors, timeouts, 5xx/408/429 answers."""
+    """Raised when a failure is worth retrying: connect errors, timeouts, 5xx/408/429 answers."""

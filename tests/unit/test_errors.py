@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 
 import pytest
 
+import greentic
 from greentic import errors
+
+# Import every module so the tree below is the whole tree, whatever ran before this test
+# (the optional Kubernetes client is imported lazily inside functions, never at import time).
+for _mod in pkgutil.walk_packages(greentic.__path__, "greentic."):
+    importlib.import_module(_mod.name)
 
 
 def all_subclasses(cls: type) -> list[type]:
