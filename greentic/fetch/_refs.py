@@ -50,16 +50,24 @@ def _check_url(uri: str) -> None:
 USERINFO_RE = re.compile(r"(://)[^/?#]*@")
 
 
+def _mask_query(query: str) -> str:
+    """Query values hidden, names kept: pre-signed URLs carry their credential there."""
+    return "&".join(
+        f"{pair.split('=', 1)[0]}=***" if "=" in pair else pair for pair in query.split("&")
+    )
+
+
 def redact(uri: str) -> str:
-    """`uri` without any `user:password@` so references can be logged and shown."""
+    """`uri` without any `user:password@` or query values, so references can be logged and
+    shown (`?token=…`, `X-Amz-Signature=…` are credentials as much as a password is)."""
     try:
         parts = urlsplit(uri)
     except ValueError:
-        return USERINFO_RE.sub(r"\1***@", uri, count=1)
-    if "@" not in parts.netloc:
+        return USERINFO_RE.sub(r"\1***@", uri.split("?", 1)[0], count=1)
+    if "@" not in parts.netloc and not parts.query:
         return uri
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    netloc = f"***@{parts.netloc.rsplit('@', 1)[1]}" if "@" in parts.netloc else parts.netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, _mask_query(parts.query), parts.fragment))
 
 
 def dest_name(uri: str, last_segment: str) -> str:

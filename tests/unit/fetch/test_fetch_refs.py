@@ -108,6 +108,9 @@ def test_redact_and_dest_name() -> None:
     assert redact("https://u:secret@h/x") == "https://***@h/x"
     assert redact("https://h/x") == "https://h/x"
     assert redact("https://u:secret@[::1/x") == "https://***@[::1/x"
+    assert redact("https://h/b.gtbundle?token=s3cret&v=2") == "https://h/b.gtbundle?token=***&v=***"
+    assert redact("https://u:p@h/x?sig=abc&flag") == "https://***@h/x?sig=***&flag"
+    assert "s3cret" not in redact("https://[::1/x?token=s3cret")
     name = dest_name("http://h/a b.gtbundle", "a b.gtbundle")
     assert name.endswith("-a-b.gtbundle") and len(name.split("-")[0]) == 12
     assert dest_name("http://h/", "").endswith("-bundle.gtbundle")
