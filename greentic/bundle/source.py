@@ -22,6 +22,7 @@ import yaml
 from greentic.bundle.flows import check_flow
 from greentic.bundle.manifest import FlowEntry, check_id
 from greentic.errors import IoError, NotFound, SpecError
+from greentic.flow import compiler
 
 BUNDLE_KEYS = frozenset({"bundle_id", "bundle_name", "description", "locale", "tenant", "team"})
 PACK_KEYS = frozenset({"pack_id", "version", "description", "components"})
@@ -120,6 +121,7 @@ def load_pack_dir(pack_dir: Path) -> PackSource:
         except UnicodeDecodeError:
             raise SpecError(f"{f}: not UTF-8 text") from None
         entries.append(check_flow(text, flow_id=f.stem, what=str(f)))
+        compiler.compile_flow(text, what=str(f))  # the worker's own rules, at build time
         flows[f.stem] = text
     return PackSource(
         pack_id=pack_id,

@@ -162,3 +162,17 @@ def test_build_refuses_a_flow_without_id(tmp_path: Path) -> None:
     assert code == 1 and "missing `id`" in stderr
     assert not (tmp_path / "x.gtbundle").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["src"]
+
+
+def test_build_refuses_a_flow_that_routes_to_a_missing_node(tmp_path: Path) -> None:
+    """The worker's flow rules run at build time, so a broken flow never reaches a revision."""
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "src" / "perf-smoke", src)
+    (src / "packs" / "perf-smoke" / "flows" / "main.ygtc").write_text(
+        "id: main\ntype: messaging\nnodes:\n"
+        "  in:\n    templating.text: {template: hi}\n    routing: [{to: nowhere}]\n"
+    )
+    code, _, stderr = run(bundle, "build", str(src), "-o", str(tmp_path / "x.gtbundle"))
+    assert code == 1 and "nowhere" in stderr and "main.ygtc" in stderr, stderr
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "x.gtbundle").exists()
