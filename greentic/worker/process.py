@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -59,6 +59,44 @@ def say(text: str, log: LogSink, out: TextIO) -> None:
     log.write("info", text)
 
 
+BOOTING = ""  # the pid file's url while the worker is still pulling / activating
+
+
+class BootStopped(BaseException):
+    """Raised when SIGTERM arrives during boot; a BaseException so no `except Exception` in a
+    pull swallows it (materialize is failure-atomic, and `recover` tidies a killed one)."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+@contextlib.contextmanager
+def _stoppable_boot() -> Iterator[None]:
+    """SIGTERM during boot stops the boot (exit 0); SIGINT keeps its KeyboardInterrupt."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise BootStopped(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _record_pid(paths: EnvPaths, url: str, err: TextIO, log: SystemLog) -> None:
+    """Write the pid file; a read-only store can still serve, only `stop` loses track."""
+    try:
+        pidfile.write(paths, url)
+    except OSError as exc:
+        if url == BOOTING:
+            return  # said once, when the listener's address is recorded
+        note = f"cannot write {pidfile.path(paths)} ({exc.strerror or exc}); stop with a signal"
+        print(f"warning: {note}", file=err, flush=True)
+        log.write("warn", note)
+
+
 def start(
     opts: StartOptions,
     *,
@@ -81,21 +119,30 @@ def start(
     paths = store.paths(env_id)
     other = pidfile.running(paths)
     if other is not None:
+        doing = f"serving env `{env_id}` on {other.url}" if other.url else f"booting env `{env_id}`"
         raise Conflict(
-            f"greentic-start (pid {other.pid}) is already serving env `{env_id}` on {other.url}",
+            f"greentic-start (pid {other.pid}) is already {doing}",
             hint=f"stop it first: greentic-start stop --env {env_id}",
         )
     held = claim(paths, env_id)
     log = SystemLog(paths.logs / "system.log")
     try:
         log.write("info", f"greentic-start {os.getpid()} booting env `{env_id}` from {store.root}")
-        booted = boot.boot(store, env_id, log)
+        try:
+            _record_pid(paths, BOOTING, err, log)  # so `stop` reaches a worker still pulling
+            with _stoppable_boot():
+                booted = boot.boot(store, env_id, log)
+        except BootStopped as stopped:
+            say(f"received {stopped.signame} while booting; stopped before serving", log, out)
+            return 0
+        from greentic.worker import server
+
+        server.hold_signals()  # from here a signal means a graceful stop once serving
         address, warnings = listeners.resolve_bind(booted.env.host_config.listen_addr, environ)
         for warning in warnings:
             print(f"warning: {warning}", file=err, flush=True)
             log.write("warn", warning)
         from greentic.worker import app as worker_app
-        from greentic.worker import server
 
         sock = server.bind(address, env_id=env_id)
         bound = Address(address.ip, int(sock.getsockname()[1]))
@@ -107,31 +154,23 @@ def start(
             listen_addr=str(bound),
             log=log,
         )
-        try:
-            pidfile.write(paths, bound.url)
-        except OSError as exc:  # a read-only store can still serve; only `stop` loses track
-            note = f"cannot write {pidfile.path(paths)} ({exc.strerror or exc}); stop with a signal"
-            print(f"warning: {note}", file=err, flush=True)
-            log.write("warn", note)
-        server.hold_signals()
-        try:
-            say(banner(booted.activation, env_id, bound), log, out)
-            if runtime.gui_enabled:
-                say(f"webchat console enabled — open {bound.url}/chat", log, out)
+        _record_pid(paths, bound.url, err, log)
+        say(banner(booted.activation, env_id, bound), log, out)
+        if runtime.gui_enabled:
+            say(f"webchat console enabled — open {bound.url}/chat", log, out)
 
-            def on_signal(name: str) -> None:
-                say(f"received {name}; finishing in-flight requests, then exiting", log, out)
+        def on_signal(name: str) -> None:
+            say(f"received {name}; finishing in-flight requests, then exiting", log, out)
 
-            server.serve([(sock, worker_app.WorkerApp(runtime, listener))], on_signal=on_signal)
-        finally:
-            with contextlib.suppress(OSError):
-                pidfile.remove(paths)
+        server.serve([(sock, worker_app.WorkerApp(runtime, listener))], on_signal=on_signal)
         log.write("info", f"greentic-start {os.getpid()} stopped")
         return 0
     except GreenticError as exc:
         log.write("error", str(exc))
         raise
     finally:
+        with contextlib.suppress(OSError):
+            pidfile.remove(paths)  # only if it is still ours: booting, serving or failed
         log.close()
         if held is not None:
             os.close(held)
@@ -150,8 +189,9 @@ def claim(paths: EnvPaths, env_id: str) -> int | None:
         return held
     other = pidfile.read(paths)
     if other is not None and pidfile.alive(other):
+        doing = f"serving env `{env_id}` on {other.url}" if other.url else f"booting env `{env_id}`"
         raise Conflict(
-            f"greentic-start (pid {other.pid}) is already serving env `{env_id}` on {other.url}",
+            f"greentic-start (pid {other.pid}) is already {doing}",
             hint=f"stop it first: greentic-start stop --env {env_id}",
         )
     raise Conflict(
@@ -184,12 +224,11 @@ def stop(env_id: str, *, store_root: str | None = None, wait: float = STOP_WAIT_
             f"not allowed to signal greentic-start (pid {record.pid}) serving env `{env_id}`",
             hint="run the stop as the user that started the worker",
         ) from None
+    doing = f"serving env `{env_id}` on {record.url}" if record.url else f"booting env `{env_id}`"
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if not pidfile.alive(record):
-            return (
-                f"stopped greentic-start (pid {record.pid}) serving env `{env_id}` on {record.url}"
-            )
+            return f"stopped greentic-start (pid {record.pid}) {doing}"
         time.sleep(0.02)
     return (
         f"sent SIGTERM to greentic-start (pid {record.pid}) serving env `{env_id}`; it is still "

@@ -343,6 +343,7 @@ def test_unreachable_bundle_uri_fails_closed_with_one_clear_line(
     err = worker.stderr()
     assert url in err and "Traceback" not in err, err
     assert not (store_root / "local" / "runtime-config.json").exists()
+    assert not (store_root / "local" / "state" / "pids" / "worker.json").exists()  # no stale pid
 
 
 def test_oci_registry_without_the_insecure_variable_names_it(
@@ -359,3 +360,30 @@ def test_oci_registry_without_the_insecure_variable_names_it(
         assert worker.wait() != 0
         err = worker.stderr()
     assert "GREENTIC_OCI_INSECURE_REGISTRIES" in err and "Traceback" not in err, err
+
+
+def test_stop_reaches_a_worker_that_is_still_pulling(
+    store_root: Path, workers: list[Worker], distributor: Distributor
+) -> None:
+    """A pull that hangs (stalled distributor): `greentic-start stop` finds the booting
+    worker through its pid file, it exits 0 without serving, and nothing half-pulled stays."""
+    url = distributor.add("/stall.gtbundle", Route(stall_before=True))
+    author(store_root, "webchat-bot", uri=url)
+    worker = Worker(store_root)
+    workers.append(worker)
+    pid_file = store_root / "local" / "state" / "pids" / "worker.json"
+    deadline = time.monotonic() + DEADLINE_S
+    while not pid_file.exists():
+        assert worker.proc.poll() is None, worker.stderr()
+        assert time.monotonic() < deadline, "the booting worker never wrote its pid file"
+        time.sleep(0.02)
+    done = stop(store_root)
+    assert done.returncode == 0
+    assert "booting env `local`" in done.stdout, done.stdout
+    assert worker.wait() == 0
+    assert worker.next_line(time.monotonic() + DEADLINE_S) == (
+        "received SIGTERM while booting; stopped before serving"
+    )
+    assert not pid_file.exists()
+    revisions = store_root / "local" / "revisions"
+    assert not revisions.exists() or not any(revisions.iterdir()), list(revisions.iterdir())
