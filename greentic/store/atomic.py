@@ -22,22 +22,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Atomically replace `path` with `data` (creating parent dirs)."""
+def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
+    """Atomically replace `path` with `data` (creating parent dirs). `durable=False` skips the
+    fsyncs: still all-or-nothing for readers, but may be lost in a power cut — for runtime
+    state such as pid files, which a reboot makes stale anyway."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def pretty_json(doc: Any) -> bytes:
@@ -45,9 +49,9 @@ def pretty_json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def write_json(path: Path, doc: Any, *, mode: int = 0o644) -> None:
+def write_json(path: Path, doc: Any, *, mode: int = 0o644, durable: bool = True) -> None:
     """Atomically write `doc` as pretty JSON."""
-    write_bytes(path, pretty_json(doc), mode=mode)
+    write_bytes(path, pretty_json(doc), mode=mode, durable=durable)
 
 
 def remove(path: Path) -> bool:

@@ -105,7 +105,7 @@ def running(paths: EnvPaths) -> WorkerRecord | None:
 def write(paths: EnvPaths, url: str) -> None:
     pid = os.getpid()
     doc = {"pid": pid, "start_time": proc_start_time(pid), "url": url}
-    atomic.write_json(path(paths), doc)
+    atomic.write_json(path(paths), doc, durable=False)  # runtime state: no fsync on boot path
 
 
 def remove(paths: EnvPaths) -> None:
