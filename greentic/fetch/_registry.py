@@ -74,6 +74,7 @@ class Registry:
             if scheme == "http"
             else f"; this went over HTTPS: if `{ref.registry}` is a plain-HTTP registry, "
             f"list it in {INSECURE_VAR}"
+            + (" (or pass --insecure to `gtc bundle push`)" if action == "pushing to" else "")
         )
 
     @classmethod
