@@ -2,7 +2,7 @@
 # Bootstrap the Docker engine for the docker track on a fresh Debian 12 machine (run as root).
 # Idempotent: installs only missing Debian packages and starts dockerd only when `docker info`
 # fails, so a second run does nothing. The images themselves are built by
-# `python -m harness.images` (the tests call it too); this script only provides the engine.
+# `python -m harness.docker.images` (the tests call it too); this script only provides the engine.
 #
 # What we found in the CI sandbox (Firecracker VM, kernel 6.x, no systemd as PID 1, cgroup v1
 # hybrid, ext4 root, iptables 1.8.9 on nf_tables):

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from greentic.deployer.k8s import naming, render
 from greentic.store.envstore import Store
-from harness import k8s_fixtures, pods
+from harness import k8s_fixtures
 from harness.context import new_run_id
+from harness.docker import pods, track
 from harness.op import Gtc, operator_env
-from harness.tracks import docker as track
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "bundles" / "perf-smoke.gtbundle"

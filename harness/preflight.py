@@ -23,7 +23,7 @@ import yaml
 
 from harness import k8s_fixtures
 from harness.errors import HarnessError
-from harness.kind import (
+from harness.kube.kind import (
     KIND_DOWNLOAD,
     KIND_SHA256,
     KIND_VERSION,

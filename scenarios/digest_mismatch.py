@@ -27,7 +27,9 @@ REFUSAL = (
 )
 DEADLINE_S = 20.0
 KIND_LOOP_DEADLINE_S = 180.0  # kubelet's back-off reaches CrashLoopBackOff after a few crashes
-DOCKER_LOOP_RESTARTS = 2  # harness.pods restarts the refusing worker with back-off (1 s, 2 s, …)
+DOCKER_LOOP_RESTARTS = (
+    2  # harness.docker.pods restarts the refusing worker with back-off (1 s, 2 s, …)
+)
 DOCKER_LOOP_DEADLINE_S = 60.0
 
 

@@ -92,7 +92,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the kind clusters this process created (each xdist worker has its own)."""
-    kind_track = sys.modules.get("harness.tracks.kind")
+    kind_track = sys.modules.get("harness.kube.track")
     if kind_track is not None:
         kind_track.close_session_clusters()
 

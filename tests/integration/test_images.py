@@ -1,4 +1,4 @@
-"""The docker track's local images: built by harness.images, and they do what pods need.
+"""The docker track's local images: built by harness.docker.images, and they do what pods need.
 
 busybox serves a file over httpd to another container by network alias (the in-network
 bundle pull), the registry answers the distribution API, and the runtime image imports
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness import images
+from harness.docker import images
 
 RUN_LABEL = "greentic.test/run-id"
 # A cold build (debootstrap + wheels) takes about a minute; the default 120 s is too tight.

@@ -18,16 +18,16 @@ import httpx
 import pytest
 
 from harness import k8s_fixtures, preflight
-from harness.kind import KindCluster, SubprocessRunner, hosts_dir, hosts_toml
-from harness.portforward import PortForward
-from harness.tracks import kind as track
+from harness.kube import track
+from harness.kube.kind import KindCluster, SubprocessRunner, hosts_dir, hosts_toml
+from harness.kube.portforward import PortForward
 
 pytestmark = [pytest.mark.kind, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[KindCluster, Any]]:
-    from harness import images
+    from harness.docker import images
 
     built = images.ensure_all()
     kc = track.session_cluster(runner=SubprocessRunner(), registry_image=built.registry)

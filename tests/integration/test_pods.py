@@ -16,11 +16,12 @@ import httpx
 import pytest
 
 from greentic.deployer.k8s import naming
-from harness import pods, waits
+from harness import waits
 from harness.artifacts import Artifacts
 from harness.context import ScenarioContext, new_run_id
+from harness.docker import pods
+from harness.docker.track import DockerBackend, local_images
 from harness.op import Gtc, operator_env
-from harness.tracks.docker import DockerBackend, local_images
 from scenarios import _common as common
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]  # a cold image build takes minutes

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import kind
+from harness.kube import kind
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.kind import Completed
+from harness.kube.kind import Completed
 
 Answer = Completed | Callable[[tuple[str, ...], str | None], Completed]
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness import registry
-from harness.tracks import TRACKS, docker, rendered
+from harness import registry, rendered
+from harness.docker import track as docker
+from harness.tracks import TRACKS
 
 
 def env_doc(revisions: list[dict[str, Any]], routed: dict[str, int]) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def rev(rid: str, seq: int, lifecycle: str = "ready") -> dict[str, Any]:
 
 
 def test_the_docker_track_is_registered() -> None:
-    assert TRACKS["docker"] == "harness.tracks.docker:DockerBackend"
+    assert TRACKS["docker"] == "harness.docker.track:DockerBackend"
 
 
 def test_serving_deployment_prefers_the_newest_routed_revision() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from harness import tracks
 from harness.errors import HarnessError
+from harness.host.track import HostBackend, HostWorker, redacted, stage_env_store
 from harness.process import ManagedProcess
-from harness.tracks.host import HostBackend, HostWorker, redacted, stage_env_store
 
 
 def test_staging_delivers_only_environment_json_and_drops_runtime_config(tmp_path: Path) -> None:

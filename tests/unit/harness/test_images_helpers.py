@@ -1,11 +1,11 @@
-"""harness.images' pure helpers: the Debian mirror from apt sources, static-binary check."""
+"""harness.docker.images' pure helpers: the Debian mirror from apt sources, static-binary check."""
 
 from __future__ import annotations
 
 import struct
 from pathlib import Path
 
-from harness import images
+from harness.docker import images
 
 
 def test_mirror_is_read_from_deb822_sources() -> None:

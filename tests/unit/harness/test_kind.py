@@ -12,8 +12,8 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kv
 
-from harness import kind
-from harness.kind import Completed, KindCluster, KindError
+from harness.kube import kind
+from harness.kube.kind import Completed, KindCluster, KindError
 
 NAME = "gtc-run1"
 REG = "gtc-run1-registry"

@@ -15,10 +15,10 @@ import yaml
 from harness import k8s_fixtures as fx
 from harness.artifacts import Artifacts
 from harness.context import ScenarioContext
-from harness.kind import KindCluster, kind_load_cmd
+from harness.kube import track
+from harness.kube.kind import KindCluster, kind_load_cmd
+from harness.kube.track import Images, KindBackend, KindTrackError, KindWorker
 from harness.preflight import Finding, PreflightFailed
-from harness.tracks import kind as track
-from harness.tracks.kind import Images, KindBackend, KindTrackError, KindWorker
 
 REV1, REV2 = "01JAAAAAAAAAAAAAAAAAAAAAA1", "01JAAAAAAAAAAAAAAAAAAAAAA2"
 IMAGES = Images(

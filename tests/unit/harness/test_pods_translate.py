@@ -1,4 +1,4 @@
-"""The pure translation of rendered pod specs into Docker run parameters (harness.podspec).
+"""The pure translation of rendered pod specs into Docker run parameters (harness.docker.podspec).
 
 The inputs are the real renderer's objects (SPEC §6.3) and harness.k8s_fixtures' manifests,
 so a change on either side that the docker track cannot run shows up here, without Docker.
@@ -24,8 +24,9 @@ from greentic.spec.environment import (
     TrafficEntry,
     TrafficSplit,
 )
-from harness import k8s_fixtures, podspec
-from harness.podspec import Backoff, PodSpecError
+from harness import k8s_fixtures
+from harness.docker import podspec
+from harness.docker.podspec import Backoff, PodSpecError
 
 AT = "2026-01-02T03:04:05.000000Z"
 REV = "01J0000000000000000000REV1"

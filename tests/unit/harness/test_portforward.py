@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from harness import portforward as pfm
-from harness.kind import Completed
-from harness.portforward import PortForward, PortForwardError, Restart
+from harness.kube import portforward as pfm
+from harness.kube.kind import Completed
+from harness.kube.portforward import PortForward, PortForwardError, Restart
 
 KUBECTL = ["kubectl", "--context", "kind-x"]
 NS, SEL = "gtc-local", "greentic.ai/revision=01JREV"

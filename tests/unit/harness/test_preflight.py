@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import k8s_fixtures, kind, preflight
+from harness import k8s_fixtures, preflight
 from harness.errors import HarnessError
+from harness.kube import kind
 from harness.preflight import Finding, PreflightFailed
 
 KUBECTL_JSON = json.dumps({"clientVersion": {"gitVersion": "v1.33.1"}})
@@ -138,10 +139,12 @@ def test_image_freshness_is_the_content_hash_tag_being_present(host: FakeHost, c
     cmd.on("docker", "image", "inspect", stdout="sha256:0123456789abcdef0123\n")
     assert preflight.check_image(host, "greentic-runtime:9f8e").ok
     cmd.on("docker", "image", "inspect", rc=1, stderr="Error: No such image")
-    finding = preflight.check_image(host, "greentic-runtime:9f8e", build="python -m harness.images")
+    finding = preflight.check_image(
+        host, "greentic-runtime:9f8e", build="python -m harness.docker.images"
+    )
     assert finding.line() == (
         "✗ runtime image: `greentic-runtime:9f8e` is not built for the current sources"
-        " — python -m harness.images"
+        " — python -m harness.docker.images"
     )
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import tracks
+from harness import rendered, tracks
 from harness.errors import HarnessError
-from harness.tracks import rendered
 
 
 class TrackError(HarnessError):

@@ -4,7 +4,7 @@
 step with the objects: a pod is a busybox sandbox that owns the network namespace (on one
 Docker network per run and namespace, Service names as aliases) plus its containers joined to
 it; init containers run in order and must exit 0; main containers are restarted with back-off
-when they exit. The pure translation is harness.podspec; this module is its Docker shell.
+when they exit. The pure translation is harness.docker.podspec; this module is its Docker shell.
 Used by the docker track backend (harness/tracks/docker.py), tests and bench/pod_boot.py.
 """
 
@@ -27,10 +27,11 @@ from typing import Any
 
 import httpx
 
-from harness import podspec, waits
 from harness import reap as reaper
+from harness import waits
+from harness.docker import podspec
+from harness.docker.podspec import Backoff, ContainerRun, Obj, ObjectKey, PodPlan, PodSpecError
 from harness.errors import HarnessError
-from harness.podspec import Backoff, ContainerRun, Obj, ObjectKey, PodPlan, PodSpecError
 
 RUN_LABEL = "greentic.test/run-id"
 POD_LABEL = "greentic.test/pod"
@@ -46,7 +47,7 @@ LOOPBACK = "127.0.0.1"
 POLL_S = 0.2
 GRACE_S = 5.0
 LOG_HISTORY = 5
-IMAGES_HINT = "build the local images: `.venv/bin/python -m harness.images`"
+IMAGES_HINT = "build the local images: `.venv/bin/python -m harness.docker.images`"
 ENGINE_HINT = "start the engine with `sudo bash .ci/docker-setup.sh`"
 
 __all__ = [
@@ -859,7 +860,7 @@ class Pods:
         name = self.network_name(namespace)
         hint = (
             "if Docker ran out of address pools, remove stale runs: "
-            "`.venv/bin/python -m harness.pods reap --all` (or `docker network prune`)"
+            "`.venv/bin/python -m harness.docker.pods reap --all` (or `docker network prune`)"
         )
         with _docker_errors(f"create network {name}", hint):
             self.api.create_network(
@@ -1003,10 +1004,10 @@ reaper.register(reap)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m harness.pods reap RUN_ID… | --all`: remove what kept runs left in Docker."""
+    """`python -m harness.docker.pods reap RUN_ID… | --all`: remove what kept runs left."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m harness.pods", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.docker.pods", description=main.__doc__)
     parser.add_argument("verb", choices=["reap", "list"])
     parser.add_argument("run_ids", nargs="*")
     parser.add_argument("--all", action="store_true", help="every run id found on the engine")

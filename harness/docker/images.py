@@ -5,7 +5,7 @@ built here: a Debian base (debootstrap + `docker import`), `busybox:1.36.1` from
 busybox-static, a registry from Debian's docker-registry, and the runtime image from
 `images/runtime/Dockerfile` with wheels prepared on the host. Each tag carries a hash of its
 inputs, so a changed input means a new tag and a stale image is never reused. Callers: the
-docker track, scenarios and tests via `ensure_all()`; by hand `python -m harness.images`.
+docker track, scenarios and tests via `ensure_all()`; by hand `python -m harness.docker.images`.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def _debootstrap(tarball: Path) -> None:
     if os.geteuid() != 0:
         raise HarnessError(
             f"building the Debian base image ({tarball.name}) needs root for debootstrap; "
-            "run `sudo .venv/bin/python -m harness.images` once (later runs reuse the image)"
+            "run `sudo .venv/bin/python -m harness.docker.images` once (later runs reuse the image)"
         )
     if shutil.which("debootstrap") is None:
         raise HarnessError("debootstrap not found: `sudo apt-get install debootstrap`")
@@ -689,7 +689,7 @@ def _image_id(client: Any, tag: str) -> str:
     if image is None:
         raise HarnessError(
             f"base image {tag} is not present locally; build it with "
-            "`python -m harness.images` or `docker pull` it where a registry is reachable"
+            "`python -m harness.docker.images` or `docker pull` it where a registry is reachable"
         )
     return str(image.id)
 
@@ -764,8 +764,10 @@ def _locked() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m harness.images [--print]`: build what is missing, then list the tags."""
-    parser = argparse.ArgumentParser(prog="python -m harness.images", description=main.__doc__)
+    """`python -m harness.docker.images [--print]`: build what is missing, then list the tags."""
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.docker.images", description=main.__doc__
+    )
     parser.add_argument(
         "--print",
         action="store_true",

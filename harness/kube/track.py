@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from greentic.deployer.k8s import naming
 from harness import k8s_fixtures, preflight, tracks, waits
 from harness.errors import HarnessError
-from harness.kind import (
+from harness.kube.kind import (
     COMMAND_TIMEOUT_S,
     Completed,
     KindCluster,
@@ -33,10 +33,10 @@ from harness.kind import (
     cluster_name,
     must,
 )
+from harness.kube.portforward import PortForward, PortForwardError
 from harness.op import Gtc, operator_env
-from harness.portforward import PortForward, PortForwardError
 from harness.registry import registry_pulls
-from harness.tracks.rendered import (
+from harness.rendered import (
     ENV_ID,
     K8S_DEPLOYER,
     PodDistributor,
@@ -527,7 +527,7 @@ class KindBackend:
         require("kind")  # stops here, one line per miss, before anything is built or created
         self.runner = runner or SubprocessRunner()
         if images is None:
-            from harness import images as builder
+            from harness.docker import images as builder
 
             built = builder.ensure_all()
             images = Images(runtime=built.runtime, busybox=built.busybox, registry=built.registry)
@@ -724,7 +724,7 @@ def kind_up(out: Callable[[str], None], *, runner: Runner | None = None) -> int:
     """Create (or adopt) the demo cluster with its local registry and load today's images."""
     if not demo_preflight(out):
         return 1
-    from harness import images as builder
+    from harness.docker import images as builder
 
     out("building the runtime, busybox and registry images (content-hash tags; cached)")
     built = builder.ensure_all()

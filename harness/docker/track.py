@@ -1,6 +1,6 @@
-"""The docker track: workers are the RENDERED pods, run as Docker containers by harness.pods.
+"""The docker track: workers are the RENDERED pods, run as Docker containers by harness.docker.pods.
 
-`start()` binds the k8s deployer (answers: the content-hashed runtime image of harness.images
+`start()` binds the k8s deployer (answers: the content-hashed runtime image of harness.docker.images
 and `oci_insecure_registries`), renders the env with the same `render.render` that
 `op env render` prints, syncs the objects into this run's `Pods` and returns the routed
 revision's worker pod. Bundle sources are pods too, from harness.k8s_fixtures: a busybox httpd
@@ -23,11 +23,11 @@ import yaml
 from greentic.deployer.k8s import naming, render
 from greentic.store.envstore import Store
 from harness import k8s_fixtures, tracks, waits
+from harness.docker.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
 from harness.errors import HarnessError
 from harness.op import Gtc, operator_env
-from harness.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
 from harness.registry import registry_pulls
-from harness.tracks.rendered import (
+from harness.rendered import (
     ENV_ID,
     K8S_DEPLOYER,
     PodDistributor,
@@ -39,8 +39,8 @@ from harness.tracks.rendered import (
 )
 
 if TYPE_CHECKING:
-    from harness import images as images_mod
     from harness.context import ScenarioContext
+    from harness.docker import images as images_mod
 
 DEPLOYER_ANSWERS = "env-packs/deployer/answers.json"
 SERVE_PORT = 8080
@@ -60,11 +60,11 @@ class DockerTrackError(HarnessError):
 
 
 def local_images() -> images_mod.Images:
-    """The four local image tags, built once per process (harness.images never pulls)."""
+    """The four local image tags, built once per process (harness.docker.images never pulls)."""
     global _IMAGES
     with _IMAGES_LOCK:
         if _IMAGES is None:
-            from harness import images
+            from harness.docker import images
 
             _IMAGES = images.ensure_all()
         return _IMAGES
@@ -246,7 +246,7 @@ class DockerBackend:
         if ctx.keep:
             ctx.notes.append(
                 f"pods kept running (run id {ctx.run_id}); remove them with "
-                f"`.venv/bin/python -m harness.pods reap {ctx.run_id}`"
+                f"`.venv/bin/python -m harness.docker.pods reap {ctx.run_id}`"
             )
 
     @property

@@ -2,7 +2,7 @@
 returns 502 after a rollout": it binds ONE pod, and a rollout replaces that pod).
 
 The decisions are pure (`restart_reason`, `ready_pods`, `parse_forwarding`); the process and the
-kubectl queries come through injected seams (`Spawn`, `harness.kind.Runner`, clock/sleep), so
+kubectl queries come through injected seams (`Spawn`, `harness.kube.kind.Runner`, clock/sleep), so
 unit tests drive every branch with fakes. Called by the kind track backend and kind scenarios.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from harness.kind import KindError, Runner
+from harness.kube.kind import KindError, Runner
 
 T = TypeVar("T")
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")

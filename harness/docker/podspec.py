@@ -5,7 +5,7 @@
 nano_cpus/mem_limit, command → entrypoint, args → cmd, env with `$(VAR)` expansion), its
 volumes (emptyDir → tmpfs volume owned by the pod's uid/fsGroup; ConfigMap/Secret → files to
 bind read-only) and the Service names that select it (network aliases). `docker_params` maps
-one ContainerRun onto docker SDK arguments. The shell is harness.pods; tests mirror this file.
+one ContainerRun onto docker SDK arguments. The shell is harness.docker.pods.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ INSECURE_ENV = "GREENTIC_OCI_INSECURE_REGISTRIES"
 
 # track → "module:Class" of its backend (imported only when a run uses that track)
 TRACKS: dict[str, str] = {
-    "host": "harness.tracks.host:HostBackend",
-    "docker": "harness.tracks.docker:DockerBackend",
-    "kind": "harness.tracks.kind:KindBackend",
+    "host": "harness.host.track:HostBackend",
+    "docker": "harness.docker.track:DockerBackend",
+    "kind": "harness.kube.track:KindBackend",
 }
 
 

@@ -1,0 +1,1 @@
+"""The docker track: rendered pods as Docker containers (images, pod translation, pods, cluster)."""

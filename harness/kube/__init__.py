@@ -1,0 +1,1 @@
+"""The Kubernetes track: kind lifecycle, kubectl, port-forward, the cluster-backed backend."""
