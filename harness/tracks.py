@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from harness.errors import HarnessError
 
@@ -94,6 +97,7 @@ class WorkerBackend(Protocol):
     """Where workers run on one track."""
 
     track: str
+    capabilities: frozenset[Capability]  # what this track can do beyond starting workers
 
     def serve_bundles(self, ctx: ScenarioContext, directory: Path) -> Distributor:
         """An HTTP distributor serving `directory`, closed with the run."""
@@ -124,6 +128,68 @@ class WorkerBackend(Protocol):
         environment.json is delivered; `pod` names the worker's own store (a second start of
         the same pod keeps what the first one materialized, like a container restart)."""
         ...
+
+
+class Capability(StrEnum):
+    """What a track can do beyond starting a worker; a scenario lists the ones it needs in
+    `NEEDS` and a track that lacks one skips it with the reason (`missing_capabilities`)."""
+
+    RECONCILE = "reconcile"  # objects applied through the product's Cluster seam (PodBackend)
+    READINESS = "readiness"  # a readiness probe the track evaluates (PodWorker.ready)
+    RESTARTS = "restarts"  # a refusing worker is restarted with back-off (restarts, crash loop)
+    PREVIOUS_LOGS = "previous-logs"  # the output of the last crashed container
+    PORT_FORWARD = "port-forward"  # a forward bound to one pod, failing when that pod is gone
+
+
+@runtime_checkable
+class PodWorker(RunningWorker, Protocol):
+    """A worker that is a pod: restarted by its kubelet, Ready or not, forwarded to."""
+
+    def ready(self) -> bool:
+        """The pod's readiness probe (`GET /healthz` on 8080) passes right now."""
+        ...
+
+    def restarts(self) -> int:
+        """How often the worker container was restarted."""
+        ...
+
+    def wait_crash_loop(self, deadline_s: float) -> str:
+        """Until the track reports the worker as crash-looping (never Ready, restarted with
+        back-off); the reason as the track names it (`CrashLoopBackOff`, `restart loop`)."""
+        ...
+
+    def previous_logs(self) -> str:
+        """stdout+stderr of the last container that exited (`kubectl logs --previous`)."""
+        ...
+
+    def port_forward(self, port: int) -> AbstractContextManager[str]:
+        """`http://127.0.0.1:<local>` forwarded to `port` of THIS pod while the context is open;
+        requests fail once the pod is gone (as kubectl's forward does)."""
+        ...
+
+
+@runtime_checkable
+class PodBackend(WorkerBackend, Protocol):
+    """A track whose workers are the rendered pods of `gtc op env reconcile`."""
+
+    def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
+        """`greentic.deployer.k8s.verbs.reconcile_env` onto this track's Cluster: the result has
+        `applied`, `pruned` and `objects`."""
+        ...
+
+    def workloads(self, ctx: ScenarioContext, env_id: str) -> list[str]:
+        """Names of the env's Deployments that have a running pod right now."""
+        ...
+
+    def worker(self, ctx: ScenarioContext, env_id: str, revision_id: str) -> PodWorker:
+        """The worker pod of one revision."""
+        ...
+
+
+def missing_capabilities(backend: WorkerBackend, needs: Iterable[Capability]) -> list[str]:
+    """The capabilities in `needs` that `backend` lacks, by name (empty: the scenario runs)."""
+    have: frozenset[Capability] = getattr(backend, "capabilities", frozenset())
+    return [str(c) for c in needs if c not in have]
 
 
 def backend_for(track: str) -> WorkerBackend:
