@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from greentic.bundle import pack_config
 from greentic.bundle.archive import DEFAULT_LIMITS, Limits, SafeZip
@@ -29,6 +29,7 @@ from greentic.errors import Conflict, DigestMismatch, IoError, NotFound
 from greentic.spec.environment import Environment, PackListEntry, Revision
 from greentic.spec.pack_list_lock import PackLockEntry
 from greentic.spec.pack_list_lock import build as build_lock
+from greentic.spec.runtime_config import RuntimeConfig, project
 from greentic.spec.trust_root import TrustKey
 from greentic.store import atomic
 from greentic.store.envstore import Store
@@ -62,12 +63,27 @@ class Pulled(Protocol):
 
 @dataclass(frozen=True)
 class MaterializedRevision:
-    """A revision laid out in the store, as pinned by its pack-list.lock."""
+    """A revision laid out in the store, as pinned by its pack-list.lock.
+
+    `environment` is the env with the revision's pack_list/pack_config_refs filled in and
+    `runtime_config` its projection: what was committed (or what a `materialize_in` caller's
+    mutate block saves), so the worker's boot serves it without reading the store again.
+    """
 
     revision_id: str
     dir: Path
     bundle_digest: str
     pack_list_lock_ref: str
+    packs: tuple[PackLockEntry, ...]
+    pack_config_refs: tuple[str, ...]
+    environment: Environment
+    runtime_config: RuntimeConfig
+
+
+class _Staged(NamedTuple):
+    """What `_stage` laid out in the partial dir: the gated digest, lock entries, config refs."""
+
+    bundle_digest: str
     packs: tuple[PackLockEntry, ...]
     pack_config_refs: tuple[str, ...]
 
@@ -186,7 +202,6 @@ def gate(staged_digest: str, rev: Revision) -> None:
 
 
 def _stage(
-    paths: EnvPaths,
     env: Environment,
     rev: Revision,
     pulled: Path,
@@ -194,7 +209,7 @@ def _stage(
     *,
     trusted_keys: Sequence[TrustKey] | None,
     limits: Limits,
-) -> MaterializedRevision:
+) -> _Staged:
     """Build the complete new revision in `partial` (nothing outside it is touched)."""
     rid = rev.revision_id
     partial.mkdir(parents=True)
@@ -241,14 +256,7 @@ def _stage(
         for e in lock.packs
     ]
     rev.pack_config_refs = sorted(refs)
-    return MaterializedRevision(
-        revision_id=rid,
-        dir=paths.revision_dir(rid),
-        bundle_digest=digest,
-        pack_list_lock_ref=pack_list_lock_ref(rid),
-        packs=tuple(lock.packs),
-        pack_config_refs=tuple(sorted(refs)),
-    )
+    return _Staged(digest, tuple(lock.packs), tuple(sorted(refs)))
 
 
 def _rollback(final: Path, *, swapped: bool) -> None:
@@ -284,8 +292,8 @@ def _materialize(
     before = rev.model_copy(deep=True)
     swapped = False
     try:
-        result = _stage(
-            paths, env, rev, _source(fetched), partial, trusted_keys=trusted_keys, limits=limits
+        staged = _stage(
+            env, rev, _source(fetched), partial, trusted_keys=trusted_keys, limits=limits
         )
         if final.exists():
             os.replace(final, aside)
@@ -301,7 +309,16 @@ def _materialize(
         raise
     _step("committed")  # past the commit point: a leftover aside is dropped by `recover`
     _rmtree(aside)
-    return result
+    return MaterializedRevision(
+        revision_id=revision_id,
+        dir=final,
+        bundle_digest=staged.bundle_digest,
+        pack_list_lock_ref=pack_list_lock_ref(revision_id),
+        packs=staged.packs,
+        pack_config_refs=staged.pack_config_refs,
+        environment=env,
+        runtime_config=project(env),
+    )
 
 
 def materialize_revision(

@@ -3,7 +3,10 @@
 environment.json must exist and validate. With no runtime-config revisions, every ROUTED
 revision with a `bundle_source_uri` is fetched and materialized (digest-gated) in
 `environment.revisions` order; any failure deletes runtime-config.json (fail closed) and
-propagates. Then each routed revision's packs are loaded and activated. Called by `process`.
+propagates. Then each routed revision's packs are loaded and activated, from the env and
+runtime-config the last materialization committed (no second read). Called by `process`.
+The fetch and materialize seams are typed over their real types, imported for the type checker
+only: a warm boot never imports `greentic.fetch` or `greentic.bundle.materialize`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from greentic.errors import FetchError, GreenticError, NotFound, SpecError
 from greentic.spec.environment import Environment, Revision
@@ -21,17 +24,23 @@ from greentic.store.envstore import Store
 from greentic.worker import activation
 from greentic.worker.logs import LogSink
 
+if TYPE_CHECKING:
+    from greentic.bundle.materialize import MaterializedRevision
+    from greentic.fetch import FetchedBundle
+
 
 class FetchFn(Protocol):
     """`greentic.fetch.fetch`: download `uri` into `dest_dir`, returning a FetchedBundle."""
 
-    def __call__(self, uri: str, dest_dir: Path, *, max_bytes: int) -> Any: ...
+    def __call__(self, uri: str, dest_dir: Path, *, max_bytes: int) -> FetchedBundle: ...
 
 
 class MaterializeFn(Protocol):
-    """`greentic.bundle.materialize.materialize_revision`: gate, unpack, rewrite runtime-config."""
+    """`greentic.bundle.materialize.materialize_revision`: gate, unpack, commit the env."""
 
-    def __call__(self, store: Store, env_id: str, revision_id: str, fetched: Any) -> Any: ...
+    def __call__(
+        self, store: Store, env_id: str, revision_id: str, fetched: FetchedBundle
+    ) -> MaterializedRevision: ...
 
 
 class LoadPacksFn(Protocol):
@@ -80,11 +89,11 @@ def pull(
     *,
     fetch: FetchFn | None = None,
     materialize: MaterializeFn | None = None,
-) -> int:
+) -> list[MaterializedRevision]:
     """Fetch + materialize every revision of the pull plan; fail closed on the first error."""
     plan = pull_plan(env)
     if not plan:
-        return 0
+        return []
     from greentic.fetch import DEFAULT_MAX_BYTES
     from greentic.fetch._refs import redact  # never log `user:password@` of a source URI
 
@@ -97,6 +106,7 @@ def pull(
     if materialize is None:
         materialize = materializer.materialize_revision
     env_id = env.environment_id
+    done: list[MaterializedRevision] = []
     try:
         for rev in plan:
             uri = rev.bundle_source_uri or ""
@@ -110,7 +120,7 @@ def pull(
                         f"fetching bundle `{shown}` for revision `{rev.revision_id}`: "
                         f"{exc.strerror or exc}"
                     ) from None
-                materialize(store, env_id, rev.revision_id, fetched)
+                done.append(materialize(store, env_id, rev.revision_id, fetched))
             log.write("info", f"materialized revision `{rev.revision_id}` from `{shown}`")
     except (GreenticError, OSError) as exc:
         log.write("error", f"boot pull failed, refusing to serve: {exc}")
@@ -120,7 +130,7 @@ def pull(
     log.write(
         "info", f"materialized {len(plan)} revision(s) from bundle sources for env `{env_id}`"
     )
-    return len(plan)
+    return done
 
 
 def load_packs(
@@ -171,10 +181,10 @@ def boot(
     rc = store.load_runtime_config(env_id)
     pulled = 0
     if rc is None or not rc.revisions:
-        pulled = pull(store, env, log, fetch=fetch, materialize=materialize)
-        if pulled:
-            env = store.load(env_id)
-            rc = store.load_runtime_config(env_id)
+        done = pull(store, env, log, fetch=fetch, materialize=materialize)
+        if done:  # each materialization commits on top of the last: the last one has them all
+            pulled = len(done)
+            env, rc = done[-1].environment, done[-1].runtime_config
     packs: Mapping[str, Sequence[activation.PackLike]] = load_packs(store, env_id, rc, load=load)
     active = activation.activate(env, rc, packs)
     return Booted(env=env, activation=active, pulled=pulled)

@@ -71,6 +71,8 @@ def test_materializes_layout_lock_configs_and_runtime_config(store: Store) -> No
     assert rc is not None
     assert rc.revisions[0].pack_config_refs == saved.pack_config_refs
     assert rc.revisions[0].pack_list_refs == [f"revisions/{rev}/pack-list.lock"]
+    assert result.environment.to_json_dict() == env.to_json_dict()  # what was committed
+    assert result.runtime_config == rc
 
     [pack] = reader.load_revision_packs(rdir)
     assert (pack.pack_id, pack.version) == ("webchat-bot", "1.0.0")
@@ -222,7 +224,9 @@ def test_required_signatures_refuse_an_unsigned_bundle(store: Store) -> None:
 def test_materialize_in_works_inside_a_mutate_block(store: Store) -> None:
     [rev] = new_env(store, [sha256_file(fixture(V1))])
     with store.mutate(ENV, verb="revisions stage") as env:
-        materialize.materialize_in(store, env, rev, Pulled(fixture(V1)))
+        result = materialize.materialize_in(store, env, rev, Pulled(fixture(V1)))
+    assert result.environment is env  # the caller's env, updated in place
+    assert result.runtime_config == store.load_runtime_config(ENV)
     saved = store.load(ENV).revision(rev)
     assert saved is not None and saved.pack_list[0].pack_id == "webchat-bot"
     assert reader.load_revision_packs(revisions_dir(store) / rev)[0].pack_id == "webchat-bot"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,47 @@ def test_cold_boot_pulls_materializes_and_activates(store_root: Path) -> None:
     assert any(
         "materialized 1 revision(s) from bundle sources for env `local`" in m for m in messages
     )
+
+
+def test_cold_boot_serves_what_materialize_returned_without_reading_the_store(
+    store_root: Path,
+) -> None:
+    from greentic.bundle.materialize import MaterializedRevision, materialize_revision
+    from greentic.fetch import FetchedBundle
+
+    store = Store(store_root)
+    save_cold(store, fixture_env("webchat-bot"))
+    returned: list[MaterializedRevision] = []
+
+    def materialize_then_drop_the_files(
+        store: Store, env_id: str, revision_id: str, fetched: FetchedBundle
+    ) -> MaterializedRevision:
+        done = materialize_revision(store, env_id, revision_id, fetched)
+        returned.append(done)
+        store.paths(env_id).runtime_config.unlink()  # a re-read would now find nothing routed
+        store.paths(env_id).environment.write_text("{ not json")  # ... or fail to parse
+        return done
+
+    booted = boot.boot(store, "local", MemoryLog(), materialize=materialize_then_drop_the_files)
+    assert (booted.pulled, booted.activation.revisions_active) == (1, 1)
+    assert booted.env is returned[0].environment
+
+
+def test_warm_boot_imports_neither_fetch_nor_materialize(store_root: Path) -> None:
+    store = Store(store_root)
+    save_cold(store, fixture_env("webchat-bot"))
+    boot.boot(store, "local", MemoryLog())
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from greentic.store.envstore import Store\n"
+        "from greentic.worker import boot\n"
+        "from greentic.worker.logs import MemoryLog\n"
+        f"boot.boot(Store(Path({str(store_root)!r})), 'local', MemoryLog())\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('greentic.fetch', "
+        "'greentic.bundle.materialize', 'httpx'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_warm_boot_does_not_pull(store_root: Path) -> None:
