@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from greentic.deployer.k8s import naming, render
+from greentic.deployer.k8s import inputs, naming, render
 from greentic.store.envstore import Store
 from harness import k8s_fixtures
 from harness.context import new_run_id
@@ -96,7 +96,7 @@ def main() -> int:
         for case in ("probes", "pull"):
             work = Path(tmp) / case
             store, revision_id = author(work, images.runtime, pull=case == "pull")
-            objects = render.render(render.load_inputs(Store(store), ENV_ID))
+            objects = render.render(inputs.load(Store(store), ENV_ID))
             worker = naming.worker_name(revision_id)
             one_boot(objects, worker, work, images, pull=case == "pull")  # warm-up, not counted
             times = [

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from greentic.deployer.k8s import naming, render
+from greentic.deployer.k8s import inputs, naming, render
 from greentic.store.envstore import Store
 from harness import k8s_fixtures, tracks, waits
 from harness.docker.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
@@ -315,7 +315,7 @@ class DockerBackend:
         self.bind(ctx)
         self._check_env(env_id)
         self._bind_deployer(ctx, env_id)
-        objects = render.render(render.load_inputs(Store(ctx.store_root), env_id))
+        objects = render.render(inputs.load(Store(ctx.store_root), env_id))
         self._syncs += 1
         ctx.artifacts.write_text(f"rendered/{self._syncs:02d}-{env_id}.yaml", to_yaml(objects))
         result = self.pods.sync(objects, apply_set=f"env:{env_id}")

@@ -1,6 +1,6 @@
 """Read everything a render needs from the store: the one I/O edge in front of render.
 
-`load(store, env_id)` returns RenderInputs: the environment model, environment.json's exact
+`load(store, env_id)` returns render.RenderInputs: the environment model, environment.json's exact
 bytes, the parsed deployer answers (from the binding's env-relative answers_ref) and the
 dev-store file's bytes when a dev-store secrets slot is bound. Called by the CLI verbs and
 the harness; render.objects itself never touches the file system.
@@ -9,27 +9,15 @@ the harness; render.objects itself never touches the file system.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from greentic.deployer.k8s import answers as answers_mod
 from greentic.deployer.k8s import bindings
 from greentic.deployer.k8s.answers import K8sAnswers
 from greentic.deployer.k8s.errors import InvalidAnswers
+from greentic.deployer.k8s.render import RenderInputs
 from greentic.errors import Conflict, NotFound, StoreError
-from greentic.spec.environment import Environment
 from greentic.store.envstore import Store, parse_environment
-
-
-@dataclass(frozen=True)
-class RenderInputs:
-    """What render.objects needs, already read and validated."""
-
-    env: Environment
-    env_json: str
-    answers: K8sAnswers
-    dev_store: bytes | None
-    answers_ref: str | None = None
 
 
 def resolve_answers_ref(env_dir: Path, answers_ref: str) -> Path:

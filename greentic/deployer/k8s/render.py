@@ -4,7 +4,8 @@
 the optional router Ingress, the dev-store Secret when a dev-store secrets slot is bound, then
 a worker Deployment + Service per warming/ready/draining revision. The same inputs give the
 same bytes. Called by `op env render|reconcile|apply-revision` and the harness; the store is
-read by inputs.load, never here.
+read by `inputs.load` (which returns the RenderInputs defined here), never here: import-linter
+keeps this module off greentic.store, greentic.fetch and the cluster/docker/HTTP clients.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from greentic.deployer.k8s import bindings, naming
 from greentic.deployer.k8s.answers import K8sAnswers
 from greentic.deployer.k8s.bodies import Body, Meta
-from greentic.deployer.k8s.inputs import RenderInputs
-from greentic.deployer.k8s.inputs import load as load_inputs
 from greentic.errors import Conflict
 from greentic.spec import runtime_config
 from greentic.spec.environment import ROUTABLE, Environment, Revision
-from greentic.store.atomic import pretty_json
 
-__all__ = ["RenderInputs", "dev_store_hash", "load_inputs", "objects", "render"]
+__all__ = ["RenderInputs", "dev_store_hash", "objects", "render"]
 
 SERVE_PORT = 8080
 STAGE_HOME = "/var/greentic"
@@ -73,6 +72,26 @@ def dev_store_hash(dev_store: bytes | None) -> str:
     return hashlib.sha256(data.encode() if data else EMPTY_DEV_STORE).hexdigest()
 
 
+@dataclass(frozen=True)
+class RenderInputs:
+    """What `objects` needs, already read and validated (by `inputs.load`, or a test)."""
+
+    env: Environment
+    env_json: str
+    answers: K8sAnswers
+    dev_store: bytes | None
+    answers_ref: str | None = None
+
+
+def stored_form(env: Environment) -> str:
+    """environment.json as the store writes it (`greentic.store.atomic.pretty_json`).
+
+    Restated here because this pure module may not import the store; a unit test pins the two
+    forms equal.
+    """
+    return json.dumps(env.to_json_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
 def render(inputs: RenderInputs) -> list[Body]:
     """`objects` over what inputs.load read from the store."""
     return objects(inputs.env, inputs.answers, dev_store=inputs.dev_store, env_json=inputs.env_json)
@@ -88,7 +107,7 @@ def objects(
     """Every object of `env`, in apply order. `env_json` = environment.json as stored."""
     ctx = _Ctx(env, answers, dev_store, bindings.stages_dev_store(env))
     _refuse_competing_tunnels(env, answers)
-    stored = env_json if env_json is not None else pretty_json(env.to_json_dict()).decode()
+    stored = env_json if env_json is not None else stored_form(env)
     out: list[Body] = [
         {
             "apiVersion": "v1",

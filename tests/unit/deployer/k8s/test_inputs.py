@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from greentic.deployer.k8s import render
+from greentic.deployer.k8s import inputs, render
 from greentic.deployer.k8s.errors import InvalidAnswers
 from greentic.errors import Conflict, NotFound
 from greentic.spec.environment import Environment, EnvPackBinding
@@ -34,7 +34,7 @@ def test_loads_seed_000_env(store_root: Path) -> None:
     secrets = store.paths("local").dev_secrets
     secrets.parent.mkdir(parents=True)
     secrets.write_bytes(b"sealed")
-    got = render.load_inputs(store, "local")
+    got = inputs.load(store, "local")
     assert got.env == envs.webchat_env()
     assert got.env_json == store.paths("local").environment.read_text()
     assert (
@@ -51,12 +51,12 @@ def test_dev_store_is_not_read_without_secrets_slot(store_root: Path) -> None:
     secrets = store.paths("local").dev_secrets
     secrets.parent.mkdir(parents=True)
     secrets.write_bytes(b"sealed")
-    assert render.load_inputs(store, "local").dev_store is None
+    assert inputs.load(store, "local").dev_store is None
 
 
 def test_missing_dev_store_file_is_none(store_root: Path) -> None:
     store = save(store_root, envs.webchat_env(), {})
-    assert render.load_inputs(store, "local").dev_store is None
+    assert inputs.load(store, "local").dev_store is None
 
 
 def test_no_answers_ref_means_defaults(store_root: Path) -> None:
@@ -65,12 +65,12 @@ def test_no_answers_ref_means_defaults(store_root: Path) -> None:
         EnvPackBinding(slot="deployer", kind="greentic.deployer.k8s@1.0.0", pack_ref="builtin")
     ]
     store = save(store_root, env)
-    assert render.load_inputs(store, "local").answers.runtime_image == "greentic-runtime:local"
+    assert inputs.load(store, "local").answers.runtime_image == "greentic-runtime:local"
 
 
 def test_unknown_env(store_root: Path) -> None:
     with pytest.raises(NotFound, match="environment `nope` not found"):
-        render.load_inputs(Store(store_root), "nope")
+        inputs.load(Store(store_root), "nope")
 
 
 def test_env_without_deployer_binding(store_root: Path) -> None:
@@ -78,7 +78,7 @@ def test_env_without_deployer_binding(store_root: Path) -> None:
     env.packs = []
     store = save(store_root, env)
     with pytest.raises(Conflict) as info:
-        render.load_inputs(store, "local")
+        inputs.load(store, "local")
     assert "has no deployer binding" in str(info.value)
     assert "op env-packs add slot=deployer kind=greentic.deployer.k8s@1.0.0" in str(info.value)
 
@@ -94,7 +94,7 @@ def test_env_bound_to_another_deployer(store_root: Path) -> None:
     with pytest.raises(
         Conflict, match=r"bound to deployer `greentic\.deployer\.local-process@0\.1\.0`"
     ):
-        render.load_inputs(store, "local")
+        inputs.load(store, "local")
 
 
 def test_unsupported_version(store_root: Path) -> None:
@@ -103,13 +103,13 @@ def test_unsupported_version(store_root: Path) -> None:
         EnvPackBinding(slot="deployer", kind="greentic.deployer.k8s@2.0.0", pack_ref="builtin")
     ]
     with pytest.raises(Conflict, match=r"pins version `2\.0\.0`"):
-        render.load_inputs(save(store_root, env), "local")
+        inputs.load(save(store_root, env), "local")
 
 
 def test_answers_ref_missing(store_root: Path) -> None:
     store = save(store_root, envs.m2_env())
     with pytest.raises(Conflict) as info:
-        render.load_inputs(store, "local")
+        inputs.load(store, "local")
     assert str(info.value) == (
         "binding records answers_ref `deployer-answers.json` but the file does not exist — "
         "re-run the binding wizard or fix the binding"
@@ -128,7 +128,7 @@ def test_answers_ref_escaping(store_root: Path) -> None:
     ]
     (store_root / "outside.json").write_text("{}")
     with pytest.raises(Conflict, match=r"answers_ref `../outside.json` escapes env directory"):
-        render.load_inputs(save(store_root, env), "local")
+        inputs.load(save(store_root, env), "local")
 
 
 def test_answers_ref_invalid_json(store_root: Path) -> None:
@@ -137,13 +137,13 @@ def test_answers_ref_invalid_json(store_root: Path) -> None:
     with pytest.raises(
         Conflict, match=r"answers_ref `deployer-answers\.json` contains invalid JSON"
     ):
-        render.load_inputs(store, "local")
+        inputs.load(store, "local")
 
 
 def test_invalid_answers_name_the_file(store_root: Path) -> None:
     store = save(store_root, envs.m2_env(), {"router_replicas": 1})
     with pytest.raises(InvalidAnswers) as info:
-        render.load_inputs(store, "local")
+        inputs.load(store, "local")
     assert (
         str(info.value)
         == "invalid binding answers: router_replicas must be >= 2 (HA requirement), got 1"

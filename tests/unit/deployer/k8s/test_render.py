@@ -350,6 +350,14 @@ def test_env_store_carries_environment_json_as_stored(m2: Environment) -> None:
     default = render.objects(m2, K8sAnswers(), dev_store=None)
     text = by(default, "ConfigMap", "gtc-env-store")["data"]["environment.json"]
     assert Environment.model_validate_json(text) == m2
+    assert text == render.stored_form(m2)
+
+
+def test_stored_form_is_the_stores_pretty_json(webchat: Environment) -> None:
+    from greentic.store.atomic import pretty_json
+
+    env = webchat.model_copy(update={"name": "Café ☕"})  # non-ASCII kept, as the store writes
+    assert render.stored_form(env) == pretty_json(env.to_json_dict()).decode()
 
 
 def test_runtime_config_is_compact_projection(m2: Environment) -> None:
