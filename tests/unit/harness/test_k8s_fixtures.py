@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kubernetes_validate import utils as kv
 
-from greentic.deployer.k8s import psa, render
+from greentic.deployer.k8s import render
 from greentic.deployer.k8s.answers import K8sAnswers
 from greentic.spec.environment import (
     BundleDeployment,
@@ -24,6 +24,7 @@ from greentic.spec.environment import (
     TrafficSplit,
 )
 from harness import k8s_fixtures as fx
+from tests.support import psa
 
 NS = "gtc-local"
 BUNDLE = b"PK\x03\x04 fixture bundle bytes" * 100

@@ -68,7 +68,6 @@ def test_render_and_plan_never_import_kubernetes() -> None:
         "bodies",
         "inputs",
         "bindings",
-        "psa",
         "manifests",
     )
     root = Path(cluster_mod.__file__).parent

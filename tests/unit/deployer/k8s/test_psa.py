@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from greentic.deployer.k8s import psa
+from tests.support import psa
 
 GOOD: dict[str, Any] = {
     "securityContext": {

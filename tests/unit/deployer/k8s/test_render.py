@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from kubernetes_validate import utils as kv
 
-from greentic.deployer.k8s import answers, manifests, naming, psa, render
+from greentic.deployer.k8s import answers, manifests, naming, render
 from greentic.deployer.k8s.answers import K8sAnswers
 from greentic.deployer.k8s.bodies import Body
 from greentic.errors import Conflict, NotYetImplemented
 from greentic.spec import runtime_config
 from greentic.spec.environment import Environment, EnvPackBinding
+from tests.support import psa
 
 from . import envs
 

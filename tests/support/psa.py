@@ -2,8 +2,9 @@
 
 `violations(pod_spec, annotations)` returns one line per broken control, empty when the pod
 would be admitted by a namespace labelled `pod-security.kubernetes.io/enforce: restricted`.
-Used by the render tests on every rendered pod template, and by the harness to explain a
-rejected pod. Controls covered (the baseline ones first, restricted includes them all):
+A test oracle, kept with the tests (the product ships no checker): the render tests and the
+harness fixture tests run it on every pod template they produce. Controls covered (the
+baseline ones first, restricted includes them all):
 
 baseline   host namespaces (hostNetwork/hostPID/hostIPC) · privileged · capabilities beyond
            the baseline set · hostPath volumes · hostPort · AppArmor (no `unconfined`) ·
