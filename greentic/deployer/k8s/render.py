@@ -2,8 +2,8 @@
 
 `objects(env, answers, dev_store=…)` returns plain dicts in apply order: 12 env-level objects,
 the optional router Ingress, the dev-store Secret when a dev-store secrets slot is bound, then
-a worker Deployment + Service per warming/ready/draining revision. The same inputs give the
-same bytes. Called by `op env render|reconcile|apply-revision` and the harness; the store is
+a worker Deployment + Service per warming/ready/draining revision (their pod spec is built by
+`pods`). The same inputs give the same bytes. Called by `op env render|reconcile|apply-revision` and the harness; the store is
 read by `inputs.load` (which returns the RenderInputs defined here), never here: import-linter
 keeps this module off greentic.store, greentic.fetch and the cluster/docker/HTTP clients.
 """
@@ -19,51 +19,18 @@ from typing import Any
 from greentic.deployer.k8s import bindings, naming
 from greentic.deployer.k8s.answers import K8sAnswers
 from greentic.deployer.k8s.bodies import Body, Meta
+from greentic.deployer.k8s.pods import DEV_SECRETS_KEY, SERVE_PORT, Pod, pod_spec
 from greentic.errors import Conflict
 from greentic.spec import runtime_config
 from greentic.spec.environment import ROUTABLE, Environment, Revision
 
 __all__ = ["RenderInputs", "dev_store_hash", "objects", "render"]
 
-SERVE_PORT = 8080
-STAGE_HOME = "/var/greentic"
-ENV_STORE_SRC = "/etc/greentic/env-store"
-DEV_SECRETS_SRC = "/etc/greentic/dev-secrets"
-STAGE_INIT_IMAGE = "busybox:1.36.1"
-CLOUDFLARED_BINARY = "/usr/local/bin/cloudflared"
-RAYON_THREADS = "4"
-DEV_SECRETS_KEY = ".dev.secrets.env"
 EMPTY_DEV_STORE = b"<empty>"
 CONFIGMAP_LIMIT = 1024 * 1024
-UID = 65532
 
 # Builders below return fresh dicts: no sub-object is shared between (or within) objects, so
 # a caller may mutate one object and YAML output never needs anchors.
-
-
-def _pod_security() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
-        "fsGroup": UID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def _container_security() -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
-
-
-def _resources() -> dict[str, Any]:
-    return {
-        "requests": {"cpu": "250m", "memory": "256Mi"},
-        "limits": {"cpu": "1", "memory": "1Gi"},
-    }
 
 
 def dev_store_hash(dev_store: bytes | None) -> str:
@@ -147,7 +114,7 @@ class _Ctx:
         self.ns = answers.namespace_for(env.environment_id)
         self.dev_store = dev_store
         self.stages_dev_store = stages
-        self.home_env = f"{STAGE_HOME}/.greentic/environments/{self.env_id}"
+        self.pod = Pod(self.env_id, answers, stages)
 
 
 def _refuse_competing_tunnels(env: Environment, answers: K8sAnswers) -> None:
@@ -205,112 +172,6 @@ def _rc_json(env: Environment) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
-def _env_vars(ctx: _Ctx, rev: Revision | None) -> list[dict[str, str]]:
-    pairs = [
-        ("GREENTIC_ENV_ID", ctx.env_id),
-        ("HOME", STAGE_HOME),
-        ("GREENTIC_GATEWAY_LISTEN_ADDR", "0.0.0.0"),
-        ("RAYON_NUM_THREADS", RAYON_THREADS),
-    ]
-    if ctx.answers.oci_insecure_registries:
-        pairs.append(
-            ("GREENTIC_OCI_INSECURE_REGISTRIES", ",".join(ctx.answers.oci_insecure_registries))
-        )
-    if rev is not None:
-        pairs += [
-            ("GREENTIC_REVISION_ID", rev.revision_id),
-            ("GREENTIC_DEPLOYMENT_ID", rev.deployment_id),
-            ("GREENTIC_BUNDLE_ID", rev.bundle_id),
-            ("GREENTIC_BUNDLE_DIGEST", rev.bundle_digest),
-        ]
-    return [{"name": k, "value": v} for k, v in pairs]
-
-
-def _init(name: str, script: str, src_volume: str, src_path: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "image": STAGE_INIT_IMAGE,
-        "command": ["sh", "-c", script],
-        "securityContext": _container_security(),
-        "volumeMounts": [
-            {"name": src_volume, "mountPath": src_path, "readOnly": True},
-            {"name": "greentic-home", "mountPath": STAGE_HOME},
-        ],
-    }
-
-
-def _stage_env_store(ctx: _Ctx) -> dict[str, Any]:
-    script = (
-        f"set -eu; mkdir -p '{ctx.home_env}'; "
-        f"cp {ENV_STORE_SRC}/environment.json '{ctx.home_env}/environment.json'"
-    )
-    return _init("stage-env-store", script, "env-store-src", ENV_STORE_SRC)
-
-
-def _stage_dev_secrets(ctx: _Ctx) -> dict[str, Any]:
-    src = f"{DEV_SECRETS_SRC}/{DEV_SECRETS_KEY}"
-    dst = f"{ctx.home_env}/.greentic/dev"
-    script = (
-        f"set -eu; mkdir -p '{dst}'; "
-        f"if [ -f '{src}' ]; then cp '{src}' '{dst}/{DEV_SECRETS_KEY}'; fi"
-    )
-    return _init("stage-dev-secrets", script, "dev-secrets-src", DEV_SECRETS_SRC)
-
-
-def _pod_spec(ctx: _Ctx, container: str, rev: Revision | None) -> dict[str, Any]:
-    """Router (rev None) or worker pod: restricted security, staged HOME, readiness probe."""
-    args = ["start", "--env", ctx.env_id]
-    if rev is not None and ctx.answers.tunnel == "cloudflared":
-        args += ["--cloudflared", "on", "--cloudflared-binary", CLOUDFLARED_BINARY]
-    main: dict[str, Any] = {"name": container, "image": ctx.answers.runtime_image}
-    if ctx.answers.image_pull_policy:
-        main["imagePullPolicy"] = ctx.answers.image_pull_policy
-    main |= {
-        "args": args,
-        "securityContext": _container_security(),
-        "resources": _resources(),
-        "ports": [{"name": "http", "containerPort": SERVE_PORT}],
-        "env": _env_vars(ctx, rev),
-        "volumeMounts": [
-            {"name": "greentic-home", "mountPath": STAGE_HOME},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-        "readinessProbe": {
-            "httpGet": {"path": "/healthz", "port": SERVE_PORT},
-            "initialDelaySeconds": 2,
-            "periodSeconds": 5,
-        },
-    }
-    stage_secrets = rev is not None and ctx.stages_dev_store
-    inits = [_stage_env_store(ctx)] + ([_stage_dev_secrets(ctx)] if stage_secrets else [])
-    volumes: list[dict[str, Any]] = [
-        {"name": "greentic-home", "emptyDir": {}},
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "env-store-src", "configMap": {"name": naming.ENV_STORE}},
-    ]
-    if stage_secrets:
-        volumes.append(
-            {
-                "name": "dev-secrets-src",
-                "secret": {"secretName": naming.DEV_SECRETS, "optional": True},
-            }
-        )
-    spec: dict[str, Any] = {"securityContext": _pod_security()}
-    if rev is None:
-        spec["topologySpreadConstraints"] = [
-            {
-                "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": naming.common_labels(ctx.env_id, "router")},
-            }
-        ]
-    if ctx.answers.image_pull_secrets:
-        spec["imagePullSecrets"] = [{"name": s} for s in ctx.answers.image_pull_secrets]
-    spec |= {"initContainers": inits, "containers": [main], "volumes": volumes}
-    return spec
-
-
 def _router(ctx: _Ctx) -> Body:
     def labels() -> dict[str, str]:
         return naming.common_labels(ctx.env_id, "router")
@@ -322,7 +183,10 @@ def _router(ctx: _Ctx) -> Body:
         "spec": {
             "replicas": ctx.answers.router_replicas,
             "selector": {"matchLabels": labels()},
-            "template": {"metadata": {"labels": labels()}, "spec": _pod_spec(ctx, "router", None)},
+            "template": {
+                "metadata": {"labels": labels()},
+                "spec": pod_spec(ctx.pod, "router", None),
+            },
         },
     }
 
@@ -348,7 +212,7 @@ def _worker(ctx: _Ctx, rev: Revision, labels: dict[str, str]) -> Body:
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": {naming.REVISION_LABEL: rev.revision_id}},
-            "template": {"metadata": template_meta, "spec": _pod_spec(ctx, "worker", rev)},
+            "template": {"metadata": template_meta, "spec": pod_spec(ctx.pod, "worker", rev)},
         },
     }
 

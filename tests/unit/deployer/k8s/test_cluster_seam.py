@@ -68,6 +68,7 @@ def test_render_and_plan_never_import_kubernetes() -> None:
         "bodies",
         "inputs",
         "bindings",
+        "pods",
         "manifests",
     )
     root = Path(cluster_mod.__file__).parent
