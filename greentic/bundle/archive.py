@@ -86,6 +86,30 @@ def _type_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _entry_problem(info: zipfile.ZipInfo, seen: set[str]) -> str | None:
+    """What is wrong with one entry on its own (name, type, encryption, method, duplicate)."""
+    name = info.filename
+    problem = name_problem(name) or _type_problem(info)
+    if problem is None and info.flag_bits & 0x1:
+        problem = "is encrypted"
+    if problem is None and info.compress_type not in ALLOWED_COMPRESSION:
+        problem = f"uses unsupported compression method {info.compress_type}"
+    if problem is None and name in seen:
+        problem = "is a duplicate entry"
+    return problem
+
+
+def _size_problem(info: zipfile.ZipInfo, total: int, limits: Limits) -> str | None:
+    """The size caps for a file entry, given the running uncompressed `total` including it."""
+    if total > limits.max_total:
+        return f"takes the archive past the {limits.max_total}-byte uncompressed size cap"
+    packed = max(info.compress_size, 1)
+    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * packed:
+        ratio = info.file_size // packed
+        return f"has a compression ratio of {ratio}:1, over the cap of {limits.max_ratio}:1"
+    return None
+
+
 def check_members(infos: list[zipfile.ZipInfo], limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """Validate the central directory; return the problems as `entry `x` …` strings (pure).
 
@@ -100,26 +124,10 @@ def check_members(infos: list[zipfile.ZipInfo], limits: Limits = DEFAULT_LIMITS)
     total = 0
     for info in infos:
         name = info.filename
-        problem = name_problem(name) or _type_problem(info)
-        if problem is None and info.flag_bits & 0x1:
-            problem = "is encrypted"
-        if problem is None and info.compress_type not in ALLOWED_COMPRESSION:
-            problem = f"uses unsupported compression method {info.compress_type}"
-        if problem is None and name in seen:
-            problem = "is a duplicate entry"
+        problem = _entry_problem(info, seen)
         if problem is None and not name.endswith("/"):
             total += info.file_size
-            if total > limits.max_total:
-                problem = (
-                    f"takes the archive past the {limits.max_total}-byte uncompressed size cap"
-                )
-            elif info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
-                info.compress_size, 1
-            ):
-                ratio = info.file_size // max(info.compress_size, 1)
-                problem = (
-                    f"has a compression ratio of {ratio}:1, over the cap of {limits.max_ratio}:1"
-                )
+            problem = _size_problem(info, total, limits)
         if problem is not None:
             problems.append(f"entry `{name}` {problem}")
             continue

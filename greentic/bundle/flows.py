@@ -15,16 +15,16 @@ from greentic.bundle.manifest import FlowEntry, check_id
 from greentic.errors import SpecError
 
 
-def parse_flow_source(text: str, *, what: str) -> dict[str, Any]:
-    """The flow document of `text`, or a SpecError naming `what` and the rule it breaks."""
+def _load_yaml(text: str, *, what: str) -> Any:
     try:
-        doc = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise SpecError(f"{what}: not valid YAML{where}") from None
-    if not isinstance(doc, dict):
-        raise SpecError(f"{what}: a flow must be a YAML mapping with `id` and `nodes`")
+
+
+def _check_flow_id(doc: dict[str, Any], *, what: str) -> None:
     flow_id = doc.get("id")
     if not isinstance(flow_id, str) or not flow_id:
         raise SpecError(f"{what}: missing `id` (a non-empty string)")
@@ -32,6 +32,9 @@ def parse_flow_source(text: str, *, what: str) -> dict[str, Any]:
         check_id(flow_id, "flow id")
     except ValueError as exc:
         raise SpecError(f"{what}: {exc}") from None
+
+
+def _check_nodes(doc: dict[str, Any], *, what: str) -> None:
     nodes = doc.get("nodes")
     if nodes is not None and not isinstance(nodes, dict):
         raise SpecError(f"{what}: `nodes` must be a mapping of node name → node")
@@ -44,6 +47,15 @@ def parse_flow_source(text: str, *, what: str) -> dict[str, Any]:
     start = doc.get("start")
     if start is not None and start not in (nodes or {}):
         raise SpecError(f"{what}: `start` names node `{start}`, which is not in `nodes`")
+
+
+def parse_flow_source(text: str, *, what: str) -> dict[str, Any]:
+    """The flow document of `text`, or a SpecError naming `what` and the rule it breaks."""
+    doc = _load_yaml(text, what=what)
+    if not isinstance(doc, dict):
+        raise SpecError(f"{what}: a flow must be a YAML mapping with `id` and `nodes`")
+    _check_flow_id(doc, what=what)
+    _check_nodes(doc, what=what)
     return doc
 
 

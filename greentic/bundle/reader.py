@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from greentic.bundle.manifest import (
     BUNDLE_MANIFEST,
     BUNDLE_YAML,
     PACK_MANIFEST,
+    AppPack,
     BundleManifest,
     PackManifest,
     first_error,
@@ -95,6 +96,46 @@ def read_pack(data: bytes, *, what: str) -> Pack:
     return Pack(manifest=manifest, flows=flows, digest=sha256_bytes(data), size=len(data))
 
 
+def _app_pack(
+    z: SafeZip, app: AppPack, *, listed_before: bool, trusted_keys: Sequence[TrustKey] | None
+) -> Pack:
+    """One app pack of the bundle: where it lives, its pinned digest, id and version, signature."""
+    what = z.what
+    if app.path != pack_path(app.pack_id):
+        raise SpecError(f"{what}: app pack `{app.pack_id}` must live at `{pack_path(app.pack_id)}`")
+    if listed_before:
+        raise SpecError(f"{what}: app pack `{app.pack_id}` is listed twice")
+    data = z.read(app.path, max_bytes=MAX_PACK_BYTES)
+    pack = read_pack(data, what=f"{what}: {app.path}")
+    if pack.digest != app.digest:
+        raise SpecError(
+            f"{what}: entry `{app.path}` has digest `{pack.digest}` but "
+            f"{BUNDLE_MANIFEST} pins `{app.digest}`"
+        )
+    if pack.manifest.pack_id != app.pack_id or pack.manifest.version != app.version:
+        raise SpecError(
+            f"{what}: entry `{app.path}` holds pack `{pack.manifest.pack_id}` "
+            f"{pack.manifest.version}, not `{app.pack_id}` {app.version}"
+        )
+    if trusted_keys is not None:
+        signing.require_verified(pack.manifest, trusted_keys, what=f"{what}: {app.path}")
+    return pack
+
+
+def _pack_configs(z: SafeZip, packs: Mapping[str, Pack]) -> dict[str, pack_config.PackConfigInput]:
+    """`state/pack-configs/<pack_id>.json` of bundled packs, parsed."""
+    configs: dict[str, pack_config.PackConfigInput] = {}
+    for name in sorted(n for n in z.names() if n.startswith("state/pack-configs/")):
+        stem = name.removeprefix("state/pack-configs/").removesuffix(".json")
+        if not name.endswith(".json") or "/" in stem or stem not in packs:
+            raise SpecError(
+                f"{z.what}: entry `{name}` is not `state/pack-configs/<pack_id>.json` "
+                "of a bundled pack"
+            )
+        configs[stem] = pack_config.parse_input(z.read(name), what=f"{z.what}: {name}")
+    return configs
+
+
 def check_bundle(z: SafeZip, *, trusted_keys: Sequence[TrustKey] | None = None) -> BundleContents:
     """Validate an opened bundle: manifest, bundle.yaml, packs (digests, ids), pack configs."""
     what = z.what
@@ -109,37 +150,10 @@ def check_bundle(z: SafeZip, *, trusted_keys: Sequence[TrustKey] | None = None) 
         raise SpecError(f"{what}: entry `{name}` is not listed in {BUNDLE_MANIFEST} app_packs")
     packs: dict[str, Pack] = {}
     for app in manifest.app_packs:
-        if app.path != pack_path(app.pack_id):
-            raise SpecError(
-                f"{what}: app pack `{app.pack_id}` must live at `{pack_path(app.pack_id)}`"
-            )
-        if app.pack_id in packs:
-            raise SpecError(f"{what}: app pack `{app.pack_id}` is listed twice")
-        data = z.read(app.path, max_bytes=MAX_PACK_BYTES)
-        pack = read_pack(data, what=f"{what}: {app.path}")
-        if pack.digest != app.digest:
-            raise SpecError(
-                f"{what}: entry `{app.path}` has digest `{pack.digest}` but "
-                f"{BUNDLE_MANIFEST} pins `{app.digest}`"
-            )
-        if pack.manifest.pack_id != app.pack_id or pack.manifest.version != app.version:
-            raise SpecError(
-                f"{what}: entry `{app.path}` holds pack `{pack.manifest.pack_id}` "
-                f"{pack.manifest.version}, not `{app.pack_id}` {app.version}"
-            )
-        if trusted_keys is not None:
-            signing.require_verified(pack.manifest, trusted_keys, what=f"{what}: {app.path}")
-        packs[app.pack_id] = pack
-    configs: dict[str, pack_config.PackConfigInput] = {}
-    for name in sorted(n for n in z.names() if n.startswith("state/pack-configs/")):
-        stem = name.removeprefix("state/pack-configs/").removesuffix(".json")
-        if not name.endswith(".json") or "/" in stem or stem not in packs:
-            raise SpecError(
-                f"{what}: entry `{name}` is not `state/pack-configs/<pack_id>.json` "
-                "of a bundled pack"
-            )
-        configs[stem] = pack_config.parse_input(z.read(name), what=f"{what}: {name}")
-    return BundleContents(manifest=manifest, packs=packs, pack_configs=configs)
+        packs[app.pack_id] = _app_pack(
+            z, app, listed_before=app.pack_id in packs, trusted_keys=trusted_keys
+        )
+    return BundleContents(manifest=manifest, packs=packs, pack_configs=_pack_configs(z, packs))
 
 
 def read_bundle(
