@@ -121,37 +121,36 @@ class BotState:
         url = str(params.get("url") or "")
         if not url:
             return self._delete_webhook(bot, params)
-        if self.fail_count > 0 or time.monotonic() < self.fail_until:
-            self.fail_count = max(0, self.fail_count - 1)
-            return 400, answer_error(400, RESOLVE_FAILURE)
-        if urlsplit(url).scheme != "https":
-            return 400, answer_error(
-                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
-            )
-        if self.edge_dir is not None and self._edge_port(urlsplit(url).hostname or "") is None:
-            return 400, answer_error(400, RESOLVE_FAILURE)  # as Telegram: it resolves the host
-        secret = params.get("secret_token")
-        if secret is not None and not SECRET_CHARS.match(str(secret)):
-            return 400, answer_error(400, "Bad Request: secret token contains unallowed characters")
         previous = self.webhooks.get(bot)
-        allowed = params.get("allowed_updates")  # not given: the previous setting stays
-        if allowed is None:
-            allowed = previous["allowed_updates"] if previous else ALLOWED_UPDATES_DEFAULT
-        if isinstance(allowed, str):
-            try:
-                allowed = json.loads(allowed or "[]")
-            except ValueError:
-                return 400, answer_error(400, "Bad Request: can't parse allowed updates")
-        if not isinstance(allowed, list):
-            return 400, answer_error(400, "Bad Request: can't parse allowed updates")
+        refusal = self._webhook_refusal(url, params)
+        allowed = _allowed_updates(params, previous)
+        if refusal is None and allowed is None:
+            refusal = "Bad Request: can't parse allowed updates"
+        if refusal is not None or allowed is None:
+            return 400, answer_error(400, refusal or "")
+        secret = params.get("secret_token")
         same = previous is not None and previous["url"] == url
         self.webhooks[bot] = {
             "url": url,
             "secret_token": None if secret is None else str(secret),
-            "allowed_updates": list(allowed),
+            "allowed_updates": allowed,
             "set_at": time.time(),
         }
         return 200, answer_ok(True, "Webhook is already set" if same else "Webhook was set")
+
+    def _webhook_refusal(self, url: str, params: dict[str, Any]) -> str | None:
+        """Telegram's description when it refuses this setWebhook, else None."""
+        if self.fail_count > 0 or time.monotonic() < self.fail_until:
+            self.fail_count = max(0, self.fail_count - 1)
+            return RESOLVE_FAILURE
+        if urlsplit(url).scheme != "https":
+            return "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+        if self.edge_dir is not None and self._edge_port(urlsplit(url).hostname or "") is None:
+            return RESOLVE_FAILURE  # as Telegram: it resolves the host first
+        secret = params.get("secret_token")
+        if secret is not None and not SECRET_CHARS.match(str(secret)):
+            return "Bad Request: secret token contains unallowed characters"
+        return None
 
     def _delete_webhook(self, bot: str, params: dict[str, Any]) -> Answer:
         had = self.webhooks.pop(bot, None) is not None
@@ -281,6 +280,19 @@ class BotState:
                 self.fail_count, self.fail_until = 0, 0.0
             return 200, {"reset": True}
         return 404, {"error": f"no control action {method} /_fake/{action}"}
+
+
+def _allowed_updates(params: dict[str, Any], previous: dict[str, Any] | None) -> list[Any] | None:
+    """The allowed_updates to keep (not given: the previous setting stays); None if unparsable."""
+    allowed = params.get("allowed_updates")
+    if allowed is None:
+        return list(previous["allowed_updates"]) if previous else list(ALLOWED_UPDATES_DEFAULT)
+    if isinstance(allowed, str):
+        try:
+            allowed = json.loads(allowed or "[]")
+        except ValueError:
+            return None
+    return list(allowed) if isinstance(allowed, list) else None
 
 
 def handler_for(state: BotState) -> type[BaseHTTPRequestHandler]:
