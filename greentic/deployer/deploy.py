@@ -100,8 +100,8 @@ def _forget_new_deployment(store: Store, env_id: str, deployment_id: str) -> Non
             env.bundles.remove(dep)
 
 
-def run(store: Store, p: DeployPayload, *, base_dir: Path | None = None) -> dict[str, Any]:
-    """Deploy one bundle to 100% of its deployment's traffic."""
+def _bundle_id(store: Store, p: DeployPayload) -> str:
+    """The bundle id to deploy, after checking the env exists and a bundle is given."""
     env_id = p.environment_id
     if not store.exists(env_id):
         store.paths(env_id)  # validates the id first
@@ -117,32 +117,48 @@ def run(store: Store, p: DeployPayload, *, base_dir: Path | None = None) -> dict
     bundle_id = p.bundle_id or (Path(p.bundle_path).stem if p.bundle_path else None)
     if not bundle_id:
         raise InvalidArgument("deploy needs bundle_id (or a bundle_path to name it after)")
-    customer = bundles.resolve_customer_id(env_id, p.customer_id)
-    pinned = revisions.pin(p.bundle_path, p.bundle_source_uri, p.bundle_digest, base_dir=base_dir)
+    return bundle_id
+
+
+def _deployment(
+    store: Store, p: DeployPayload, bundle_id: str, customer: str
+) -> tuple[Environment, BundleDeployment, bool]:
+    """The env and the bundle's deployment (added when new); True when it already existed."""
+    env_id = p.environment_id
     env = store.load(env_id)
     dep = bundles.find(env, bundle_id, customer)
-    reused = dep is not None
-    if dep is None:
-        bundles.add(
-            store,
-            bundles.BundleAddPayload(
-                environment_id=env_id,
-                bundle_id=bundle_id,
-                customer_id=p.customer_id,
-                route_binding=p.route_binding or bundles.default_route(),
-                idempotency_key=p.idempotency_key,
-            ),
-        )
-        env = store.load(env_id)
-        dep = bundles.find(env, bundle_id, customer)
-        assert dep is not None
-    elif p.route_binding is not None and p.route_binding != dep.route_binding:
-        raise Conflict(
-            f"deploy: route_binding differs from deployment `{dep.deployment_id}` of bundle "
-            f"`{bundle_id}`",
-            hint="change routing with bundles update (not supported yet) or redeploy under a "
-            "new bundle_id",
-        )
+    if dep is not None:
+        if p.route_binding is not None and p.route_binding != dep.route_binding:
+            raise Conflict(
+                f"deploy: route_binding differs from deployment `{dep.deployment_id}` of bundle "
+                f"`{bundle_id}`",
+                hint="change routing with bundles update (not supported yet) or redeploy under "
+                "a new bundle_id",
+            )
+        return env, dep, True
+    bundles.add(
+        store,
+        bundles.BundleAddPayload(
+            environment_id=env_id,
+            bundle_id=bundle_id,
+            customer_id=p.customer_id,
+            route_binding=p.route_binding or bundles.default_route(),
+            idempotency_key=p.idempotency_key,
+        ),
+    )
+    env = store.load(env_id)
+    dep = bundles.find(env, bundle_id, customer)
+    assert dep is not None
+    return env, dep, False
+
+
+def run(store: Store, p: DeployPayload, *, base_dir: Path | None = None) -> dict[str, Any]:
+    """Deploy one bundle to 100% of its deployment's traffic."""
+    env_id = p.environment_id
+    bundle_id = _bundle_id(store, p)
+    customer = bundles.resolve_customer_id(env_id, p.customer_id)
+    pinned = revisions.pin(p.bundle_path, p.bundle_source_uri, p.bundle_digest, base_dir=base_dir)
+    env, dep, reused = _deployment(store, p, bundle_id, customer)
     done = converged_revision(env, dep, pinned)
     if done is not None:
         return result(env_id, dep, done, reused=True, superseded=[])

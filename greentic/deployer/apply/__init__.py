@@ -62,6 +62,25 @@ def _check_secrets_backend(r: resolve.Resolved, p: plan.Plan) -> None:
         )
 
 
+def _gate(
+    mode: Mode,
+    pending: int,
+    env_id: str,
+    manifest_path: Path,
+    *,
+    ask: Callable[[str], bool] | None,
+) -> None:
+    """`check` refuses a pending plan; an interactive apply asks before changing anything."""
+    if mode == "check" and pending:
+        raise Conflict(
+            f"env `{env_id}` is not converged: {pending} pending change(s) — run "
+            f"`gtc op env apply --answers {manifest_path}` to reconcile",
+        )
+    question = f"apply {pending} change(s) to env `{env_id}`?"
+    if mode == "apply" and pending and ask is not None and not ask(question):
+        raise Conflict("apply not confirmed; nothing was changed", hint="pass --yes to skip")
+
+
 def apply(
     store: Store,
     manifest_path: Path,
@@ -96,16 +115,13 @@ def apply(
     for w in r.warnings:
         progress(f"warning: {w}")
     pending = the_plan.pending
-    if mode == "check" and pending:
-        raise Conflict(
-            f"env `{r.env_id}` is not converged: {len(pending)} pending change(s) — run "
-            f"`gtc op env apply --answers {manifest_path}` to reconcile",
-        )
-    ask_first = mode == "apply" and pending and not yes and interactive and confirm is not None
-    if ask_first and confirm is not None:
-        question = f"apply {len(pending)} change(s) to env `{r.env_id}`?"
-        if not confirm(question):
-            raise Conflict("apply not confirmed; nothing was changed", hint="pass --yes to skip")
+    _gate(
+        mode,
+        len(pending),
+        r.env_id,
+        manifest_path,
+        ask=confirm if interactive and not yes else None,
+    )
     if mode == "apply":
         execute.execute(store, the_plan, r, progress=progress)
         progress(f"applied {len(pending)} change(s); {len(the_plan.steps) - len(pending)} no-op")

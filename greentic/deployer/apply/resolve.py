@@ -210,6 +210,34 @@ def _secrets(
     return out, missing
 
 
+def _link_warnings(m: EnvManifest, current: Environment | None) -> list[str]:
+    """Every endpoint link must name a declared or deployed bundle; deployed-only ones warn."""
+    declared = {b.bundle_id for b in m.bundles}
+    deployed = {b.bundle_id for b in current.bundles} if current is not None else set()
+    warnings: list[str] = []
+    for ep in m.messaging_endpoints:
+        for link in ep.links:
+            if link not in declared and link not in deployed:
+                raise InvalidArgument(
+                    f"messaging endpoint `{ep.name}` links bundle `{link}`, which is neither "
+                    "declared in bundles[] nor deployed in the env"
+                )
+            if link not in declared:
+                warnings.append(
+                    f"endpoint `{ep.name}` links `{link}`, satisfied only by the existing "
+                    "deployment"
+                )
+    return warnings
+
+
+def _existing_devstore(store: Store, env_id: str, current: Environment | None) -> DevStore | None:
+    """The env's dev-store when the env exists and has written one (to diff secrets against)."""
+    if current is None:
+        return None
+    devstore = DevStore(store.paths(env_id).dev_secrets)
+    return devstore if devstore.path.exists() else None
+
+
 def resolve(
     store: Store,
     m: EnvManifest,
@@ -230,9 +258,7 @@ def resolve(
         addr = check_listen_addr(e.listen_addr) if e.listen_addr else None
     except ValueError as exc:
         raise InvalidArgument(f"environment: {exc}") from None
-    devstore = DevStore(store.paths(env_id).dev_secrets) if current is not None else None
-    if devstore is not None and not devstore.path.exists():
-        devstore = None
+    devstore = _existing_devstore(store, env_id, current)
     resolved = Resolved(
         env_id=env_id,
         exists=current is not None,
@@ -247,20 +273,7 @@ def resolve(
     )
     resolved.packs = _packs(m, base)
     resolved.bundles = _bundles(m, env_id, base)
-    declared = {b.bundle_id for b in m.bundles}
-    deployed = {b.bundle_id for b in current.bundles} if current is not None else set()
-    for ep in m.messaging_endpoints:
-        for link in ep.links:
-            if link not in declared and link not in deployed:
-                raise InvalidArgument(
-                    f"messaging endpoint `{ep.name}` links bundle `{link}`, which is neither "
-                    "declared in bundles[] nor deployed in the env"
-                )
-            if link not in declared:
-                resolved.warnings.append(
-                    f"endpoint `{ep.name}` links `{link}`, satisfied only by the existing "
-                    "deployment"
-                )
+    resolved.warnings.extend(_link_warnings(m, current))
     resolved.secrets, missing = _secrets(m, env_id, devstore, interactive, prompt, require_all)
     resolved.missing = missing
     if missing and require_all:

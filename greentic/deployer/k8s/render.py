@@ -3,9 +3,10 @@
 `objects(env, answers, dev_store=…)` returns plain dicts in apply order: 12 env-level objects,
 the optional router Ingress, the dev-store Secret when a dev-store secrets slot is bound, then
 a worker Deployment + Service per warming/ready/draining revision (their pod spec is built by
-`pods`). The same inputs give the same bytes. Called by `op env render|reconcile|apply-revision` and the harness; the store is
-read by `inputs.load` (which returns the RenderInputs defined here), never here: import-linter
-keeps this module off greentic.store, greentic.fetch and the cluster/docker/HTTP clients.
+`pods`). The same inputs give the same bytes. Called by `op env render|reconcile|apply-revision`
+and the harness; the store is read by `inputs.load` (which returns the RenderInputs defined
+here), never here: import-linter keeps this module off greentic.store, greentic.fetch and the
+cluster/docker/HTTP clients.
 """
 
 from __future__ import annotations

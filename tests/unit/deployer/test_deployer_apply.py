@@ -213,6 +213,19 @@ def test_link_to_an_unknown_bundle(store_root: Path, tmp_path: Path, token: str)
         apply(Store(store_root), write_declarative(tmp_path, doc))
 
 
+def test_link_satisfied_only_by_the_deployed_bundle_warns(
+    store_root: Path, tmp_path: Path, token: str
+) -> None:
+    store = Store(store_root)
+    apply(store, write_declarative(tmp_path, seed_manifest()), yes=True)
+    doc = seed_manifest()
+    doc["bundles"] = []  # the endpoint still links webchat-bot, deployed by the first apply
+    report = apply(store, write_declarative(tmp_path, doc), mode="dry-run")
+    assert report["warnings"] == [
+        "endpoint `webchat-bot` links `webchat-bot`, satisfied only by the existing deployment"
+    ]
+
+
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
