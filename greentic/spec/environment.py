@@ -218,6 +218,12 @@ class Environment(Model):
         dup = {s for s in slots if slots.count(s) > 1}
         if dup:
             raise ValueError(f"duplicate pack binding for slot `{sorted(dup)[0]}`")
+        self._check_owners()
+        self._check_splits()
+        self._check_links()
+
+    def _check_owners(self) -> None:
+        env = self.environment_id
         owners: list[tuple[str, str]] = [
             *(("bundle deployment", d.env_id) for d in self.bundles),
             *(("revision", r.env_id) for r in self.revisions),
@@ -227,6 +233,8 @@ class Environment(Model):
         for what, owner in owners:
             if owner != env:
                 raise ValueError(f"{what} belongs to env `{owner}`, not `{env}`")
+
+    def _check_splits(self) -> None:
         for split in self.traffic_splits:
             dep = self.deployment(split.deployment_id)
             if dep is None:
@@ -240,6 +248,8 @@ class Environment(Model):
                         f"traffic split of deployment `{split.deployment_id}` points at revision "
                         f"`{entry.revision_id}`, which is not a revision of that deployment"
                     )
+
+    def _check_links(self) -> None:
         deployed = {b.bundle_id for b in self.bundles}
         for ep in self.messaging_endpoints:
             for linked in ep.linked_bundles:
