@@ -1,8 +1,12 @@
 """The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
 
+Size: one request pipeline in one place (the order below is the contract), ~410 lines.
+
 Order: probes and `/status` (any method); `/chat` (trusted loopback GET, else falls through);
-`/workers/invoke` (trusted loopback POST); route binding (404), 1 MiB cap (413), asserted
-messaging endpoint (401/403), POST only (405), JSON (400), revision pick, flow run. One
+`/workers/invoke` (trusted loopback POST, JSON); `POST /webhook/telegram` (secret-token gate,
+then the flow, reply via sendMessage); route binding (404), 1 MiB cap (413), asserted
+messaging endpoint (401/403), POST only (405), JSON (400), revision pick, flow run. Trusted =
+a console listener, a loopback peer, a loopback Host and no foreign Origin (SPEC §7). One
 catch-all coroutine answering starlette `Response`s keeps the per-request cost near bare
 uvicorn. Built by `process`; tested through `httpx.ASGITransport`.
 """
@@ -21,13 +25,16 @@ from typing import Any
 
 from starlette.responses import Response
 
+from greentic.errors import GreenticError
 from greentic.flow import engine
 from greentic.spec import schemas
-from greentic.worker import ingress, invoke, routing
+from greentic.spec.environment import MessagingEndpoint
+from greentic.worker import ingress, invoke, routing, telegram
 from greentic.worker.activation import Activation, ActiveRevision
-from greentic.worker.listeners import Listener, is_loopback
+from greentic.worker.listeners import Listener, is_loopback, loopback_request
 from greentic.worker.logs import LogSink, NullLog, timestamp
 from greentic.worker.state import StateStore
+from greentic.worker.telegram import TelegramSide
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +50,9 @@ WANTED_HEADERS = frozenset(
         b"x-greentic-user",
         b"x-greentic-session",
         b"x-greentic-messaging-endpoint-id",
+        b"x-telegram-bot-api-secret-token",
+        b"origin",
+        b"content-type",
     }
 )
 CONSOLE_HEADERS = {
@@ -57,6 +67,7 @@ POST_ONLY = "only POST is supported for the generic revision ingress"
 CONSOLE_GET_ONLY = "the webchat console is served over GET"
 INVOKE_POST_ONLY = "worker invoke requires POST"
 INVOKE_LOOPBACK_ONLY = "worker invoke is restricted to loopback callers"
+INVOKE_JSON_ONLY = "worker invoke takes an application/json body"
 INVOKE_NO_DEPLOYMENT = "no active deployment resolves for the requested tenant"
 ENDPOINT_UNKNOWN = "messaging endpoint not recognized in this environment"
 ENDPOINT_NOT_LINKED = "this messaging endpoint is not authorized to route to the resolved bundle"
@@ -74,6 +85,7 @@ class Runtime:
     gui_enabled: bool = False
     listen_addr: str = ""
     log: LogSink = field(default_factory=NullLog)
+    telegram: TelegramSide | None = None
     states: StateStore = field(default_factory=StateStore)
     rand_below: Callable[[int], int] = random.randrange
 
@@ -180,10 +192,14 @@ class WorkerApp:
             return
         await response(scope, receive, send)
 
-    def trusted(self, scope: Scope) -> bool:
-        """Loopback peer on a listener that trusts its console callers."""
+    def trusted(self, scope: Scope, headers: dict[str, str]) -> bool:
+        """A console listener, a loopback peer, a loopback Host and no foreign Origin."""
         client = scope.get("client")
-        return self.listener.trusted_console and is_loopback(client[0] if client else None)
+        return (
+            self.listener.trusted_console
+            and is_loopback(client[0] if client else None)
+            and loopback_request(headers.get("host"), headers.get("origin"))
+        )
 
     async def handle(self, scope: Scope, receive: Receive) -> Response:
         path: str = scope["path"]
@@ -192,19 +208,24 @@ class WorkerApp:
             return text(200, "ok")
         if path == "/status":
             return json_response(self.runtime.status())
-        if path == "/chat" and self.runtime.gui_enabled and self.trusted(scope):
+        headers = headers_of(scope)
+        if path == "/chat" and self.runtime.gui_enabled and self.trusted(scope, headers):
             if method not in ("GET", "HEAD"):
                 return text(405, CONSOLE_GET_ONLY, {"Allow": "GET"})
             return Response(
                 chat_page(), headers=CONSOLE_HEADERS, media_type="text/html; charset=utf-8"
             )
-        headers = headers_of(scope)
         if path == "/workers/invoke":
             if method != "POST":
                 return text(405, INVOKE_POST_ONLY, {"Allow": "POST"})
-            if not self.trusted(scope):
+            if not self.trusted(scope, headers):
                 return text(403, INVOKE_LOOPBACK_ONLY)
+            kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+            if kind != "application/json":
+                return text(415, INVOKE_JSON_ONLY)
             return await self.invoke(receive, headers)
+        if path == telegram.WEBHOOK_PATH and method == "POST":
+            return await self.telegram_update(receive, headers)
         route = routing.resolve(self.runtime.activation.routes, headers.get("host"), path)
         if route is None:
             return text(404, NOT_BOUND)
@@ -216,7 +237,7 @@ class WorkerApp:
             doc, is_json = parse_json_body(body), True
         except ValueError:
             doc, is_json = None, False
-        who = ingress.caller(headers, doc, trusted=self.trusted(scope))
+        who = ingress.caller(headers, doc, trusted=self.trusted(scope, headers))
         if who.endpoint is not None:
             linked = self.runtime.activation.endpoints.get(who.endpoint)
             if linked is None:
@@ -235,6 +256,73 @@ class WorkerApp:
         if items is None:
             return text(500, FLOW_FAILED)
         return json_response(ingress.replies(items, run.tenant))
+
+    async def telegram_update(self, receive: Receive, headers: dict[str, str]) -> Response:
+        """A Telegram Update: secret-token gate, then the flow with the chat id as session; the
+        reply goes out via sendMessage in the background, Telegram gets a quick 200."""
+        route = routing.resolve(
+            self.runtime.activation.routes, headers.get("host"), telegram.WEBHOOK_PATH
+        )
+        if route is None:
+            return text(404, NOT_BOUND)
+        side = self.runtime.telegram
+        eps = telegram.linked_endpoints(side.env, route.bundle_id) if side else []
+        if side is None or not eps:
+            self.runtime.log.write("warn", f"telegram update refused: {telegram.NOT_LINKED}")
+            return text(403, telegram.NOT_LINKED)
+        header = headers.get(telegram.SECRET_HEADER)
+        if header is None:
+            return text(401, telegram.MISSING_HEADER)
+        endpoint = telegram.match_secret(header, self.endpoint_secrets(side, eps))
+        if endpoint is None:
+            return text(401, telegram.NO_MATCH)
+        try:
+            body = await read_body(receive, headers.get("content-length"))
+        except BodyTooLarge:
+            return text(413, TOO_LARGE)
+        try:
+            doc = parse_json_body(body)
+        except ValueError:
+            return text(400, NOT_JSON)
+        msg = telegram.parse_update(doc)
+        if msg is None:
+            kind = sorted(doc)[:4] if isinstance(doc, dict) else type(doc).__name__
+            self.runtime.log.write(
+                "info", f"telegram update without a text message ({kind}) acknowledged"
+            )
+            return text(200, "ok")
+        act = ingress.Activity(kind="message", text=msg.text, payload={"text": msg.text})
+        who = ingress.Caller(user=msg.user, session=f"telegram:{msg.chat_id}", endpoint=endpoint)
+        run = self.dispatch(route, act, who)
+        if run is None:
+            return text(500, DISPATCH_FAILED)
+        texts = telegram.reply_texts(self.execute(run) or [])
+        if texts:
+            token_ref = telegram.bot_token_ref(self.runtime.env_id, route.tenant)
+            side.send(token_ref, msg.chat_id, texts)
+        return text(200, "ok")
+
+    def endpoint_secrets(
+        self, side: TelegramSide, eps: list[MessagingEndpoint]
+    ) -> list[tuple[str, str]]:
+        """`(endpoint id, webhook secret)` of each endpoint whose secret can be read now."""
+        out: list[tuple[str, str]] = []
+        for ep in eps:
+            ref = ep.webhook_secret_ref or ""
+            try:
+                value = side.secret(ref)
+            except GreenticError as exc:
+                self.runtime.log.write("error", f"reading webhook secret `{ref}`: {exc.message}")
+                continue
+            if value is None:
+                self.runtime.log.write(
+                    "warn",
+                    f"webhook secret `{ref}` of endpoint {ep.endpoint_id} is missing from the "
+                    "dev-store; its Telegram updates are refused",
+                )
+                continue
+            out.append((ep.endpoint_id, value))
+        return out
 
     def dispatch(
         self, route: routing.Route, act: ingress.Activity, who: ingress.Caller

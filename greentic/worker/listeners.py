@@ -38,7 +38,7 @@ class Listener:
     """One bound listener. `trusted_console` gates /chat and /workers/invoke to loopback peers.
 
     Without a tunnel the single listener is trusted; a tunnel makes the public listener
-    untrusted and adds a trusted loopback admin listener (a later issue).
+    untrusted and adds a trusted loopback admin listener on `127.0.0.1:<port+1>`.
     """
 
     address: Address
@@ -119,6 +119,41 @@ def is_loopback(host: str | None) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _host_port(authority: str) -> tuple[str, str]:
+    """`(host, port)` of `host[:port]` / `[v6][:port]`, lowercased; port "" when absent."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        return host, rest.removeprefix(":")
+    host, sep, port = authority.rpartition(":")
+    return (host, port) if sep and ":" not in host else (authority, "")
+
+
+def loopback_request(host: str | None, origin: str | None) -> bool:
+    """A loopback `Host` (any port) and no foreign `Origin` (DNS-rebinding and cross-site
+    defence, SPEC §7): an Origin must name a loopback host on the Host's port."""
+    if not host:
+        return False
+    name, port = _host_port(host)
+    if name not in LOOPBACK_NAMES:
+        return False
+    if origin is None:
+        return True
+    scheme, sep, authority = origin.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return False  # includes `null` (sandboxed / file pages)
+    o_name, o_port = _host_port(authority)
+    return o_name in LOOPBACK_NAMES and (o_port or "80") == (port or "80")
+
+
+def admin_candidates(main_port: int, span: int = 10) -> list[int]:
+    """Ports to try for the admin listener: main+1 … main+span (upstream's bump rule)."""
+    return [p for p in range(main_port + 1, main_port + span + 1) if p <= 65535]
 
 
 def gui_enabled(configured: bool | None, env_id: str) -> bool:

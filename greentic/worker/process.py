@@ -15,17 +15,20 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
-from greentic.errors import Conflict, GreenticError, IoError, NotYetImplemented
+from greentic.errors import Conflict, GreenticError, IoError
 from greentic.store.envstore import Store
 from greentic.store.layout import EnvPaths
 from greentic.worker import boot, listeners, pidfile
 from greentic.worker.activation import Activation
 from greentic.worker.listeners import Address
 from greentic.worker.logs import LogSink, SystemLog
+from greentic.worker.redact import RedactingLog, Redactor
 
 STOP_WAIT_SECONDS = 1.0
+TUNNEL_STOP_SECONDS = 4.0  # the worker stops its cloudflared (SIGTERM, then SIGKILL at 3 s)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def _stoppable_boot() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _record_pid(paths: EnvPaths, url: str, err: TextIO, log: SystemLog) -> None:
+def _record_pid(paths: EnvPaths, url: str, err: TextIO, log: LogSink) -> None:
     """Write the pid file; a read-only store can still serve, only `stop` loses track."""
     try:
         pidfile.write(paths, url)
@@ -108,15 +111,15 @@ def start(
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    if opts.cloudflared:
-        raise NotYetImplemented(
-            "`--cloudflared on` (a public tunnel in front of the worker) is not implemented yet",
-            hint="run without it (`--cloudflared off`, the default)",
-        )
     store = Store.at(opts.store_root)
     env_id = opts.env_id
     boot.check_present(store, env_id)
     paths = store.paths(env_id)
+    binary = None
+    if opts.cloudflared:
+        from greentic.worker import tunnel
+
+        binary = tunnel.resolve_binary(opts.cloudflared_binary, paths.dir, environ)
     other = pidfile.running(paths)
     if other is not None:
         doing = f"serving env `{env_id}` on {other.url}" if other.url else f"booting env `{env_id}`"
@@ -125,7 +128,9 @@ def start(
             hint=f"stop it first: greentic-start stop --env {env_id}",
         )
     held = claim(paths, env_id)
-    log = SystemLog(paths.logs / "system.log")
+    system_log = SystemLog(paths.logs / "system.log")
+    redactor = Redactor()
+    log = RedactingLog(system_log, redactor)
     try:
         log.write("info", f"greentic-start {os.getpid()} booting env `{env_id}` from {store.root}")
         try:
@@ -135,45 +140,113 @@ def start(
         except BootStopped as stopped:
             say(f"received {stopped.signame} while booting; stopped before serving", log, out)
             return 0
-        from greentic.worker import server
-
-        server.hold_signals()  # from here a signal means a graceful stop once serving
-        address, warnings = listeners.resolve_bind(booted.env.host_config.listen_addr, environ)
-        for warning in warnings:
-            print(f"warning: {warning}", file=err, flush=True)
-            log.write("warn", warning)
-        from greentic.worker import app as worker_app
-
-        sock = server.bind(address, env_id=env_id)
-        bound = Address(address.ip, int(sock.getsockname()[1]))
-        listener = listeners.Listener(bound, trusted_console=True)
-        runtime = worker_app.Runtime(
-            env_id=env_id,
-            activation=booted.activation,
-            gui_enabled=listeners.gui_enabled(booted.env.host_config.gui_enabled, env_id),
-            listen_addr=str(bound),
-            log=log,
-        )
-        _record_pid(paths, bound.url, err, log)
-        say(banner(booted.activation, env_id, bound), log, out)
-        if runtime.gui_enabled:
-            say(f"webchat console enabled — open {bound.url}/chat", log, out)
-
-        def on_signal(name: str) -> None:
-            say(f"received {name}; finishing in-flight requests, then exiting", log, out)
-
-        server.serve([(sock, worker_app.WorkerApp(runtime, listener))], on_signal=on_signal)
-        log.write("info", f"greentic-start {os.getpid()} stopped")
-        return 0
+        served = Served(booted, paths, environ, log, redactor, out, err)
+        return served.run(binary)
     except GreenticError as exc:
         log.write("error", str(exc))
         raise
     finally:
         with contextlib.suppress(OSError):
             pidfile.remove(paths)  # only if it is still ours: booting, serving or failed
-        log.close()
+        system_log.close()
         if held is not None:
             os.close(held)
+
+
+@dataclass
+class Served:
+    """The serving half of `start`: listeners, optional tunnel, background jobs, serve."""
+
+    booted: boot.Booted
+    paths: EnvPaths
+    environ: Mapping[str, str]
+    log: LogSink
+    redact: Redactor
+    out: TextIO
+    err: TextIO
+
+    def say(self, text: str) -> None:
+        say(self.redact(text), self.log, self.out)
+
+    def warn(self, text: str) -> None:
+        text = self.redact(text)
+        print(f"warning: {text}", file=self.err, flush=True)
+        self.log.write("warn", text)
+
+    def run(self, binary: Path | None) -> int:
+        from greentic.worker import app as worker_app
+        from greentic.worker import public, server
+
+        env, activation, env_id = self.booted.env, self.booted.activation, self.paths.env_id
+        server.hold_signals()  # from here a signal means a graceful stop once serving
+        address, warnings = listeners.resolve_bind(env.host_config.listen_addr, self.environ)
+        for warning in warnings:
+            self.warn(warning)
+        secrets = public.secrets_of(self.paths, self.environ, self.redact.learn)
+        if public.serves_telegram(env, activation):
+            secrets.check()  # a read-only dev-store fails the boot loudly (SPEC §3)
+        sock = server.bind(address, env_id=env_id)
+        bound = Address(address.ip, int(sock.getsockname()[1]))
+        admin_sock = server.bind_admin(bound.port) if binary else None
+        console = public.Console(say=self.say, warn=self.warn)
+        side, sender = public.telegram_side(env, secrets, self.environ, console, self.redact)
+        runtime = worker_app.Runtime(
+            env_id=env_id,
+            activation=activation,
+            gui_enabled=listeners.gui_enabled(env.host_config.gui_enabled, env_id),
+            listen_addr=str(bound),
+            log=self.log,
+            telegram=side,
+        )
+        apps = [(sock, worker_app.WorkerApp(runtime, listeners.Listener(bound, binary is None)))]
+        _record_pid(self.paths, bound.url, self.err, self.log)
+        child = None
+        try:
+            if binary is not None:
+                child = public.open_tunnel(
+                    binary, bound.port, self.paths, self.environ, should_stop=server.stop_requested
+                )
+                if child is None:
+                    self.say("received a stop signal while starting the tunnel; stopped")
+                    return 0
+            self.say(banner(activation, env_id, bound))
+            self.log.write("info", f"revision ingress listening on {bound.url}")
+            if admin_sock is not None:
+                admin = Address(listeners.DEFAULT_IP, int(admin_sock.getsockname()[1]))
+                apps.append((admin_sock, worker_app.WorkerApp(runtime, listeners.Listener(admin))))
+                self.say(f"revision ingress admin/console listening on {admin.url}")
+                if runtime.gui_enabled:
+                    self.say(
+                        "webchat console enabled on the loopback admin listener — open "
+                        f"{admin.url}/chat (port-forward it on K8s); the public listener on "
+                        f"{bound.url} serves provider webhooks only while a tunnel is up"
+                    )
+            elif runtime.gui_enabled:
+                self.say(f"webchat console enabled — open {bound.url}/chat")
+            if child is not None:
+                self.say(f"public URL: {child.url} (cloudflared tunnel)")
+            public.start_background(
+                env=env,
+                activation=activation,
+                paths=self.paths,
+                environ=self.environ,
+                tunnel_url=child.url if child else None,
+                secrets=secrets,
+                console=console,
+                log_info=lambda text: self.log.write("info", text),
+            )
+
+            def on_signal(name: str) -> None:
+                self.say(f"received {name}; finishing in-flight requests, then exiting")
+
+            server.serve(apps, on_signal=on_signal)
+        finally:
+            if child is not None:
+                child.stop()
+                self.log.write("info", "stopped the cloudflared tunnel")
+            sender.close()
+        self.log.write("info", f"greentic-start {os.getpid()} stopped")
+        return 0
 
 
 def claim(paths: EnvPaths, env_id: str) -> int | None:
@@ -202,23 +275,46 @@ def claim(paths: EnvPaths, env_id: str) -> int | None:
     )
 
 
-def stop(env_id: str, *, store_root: str | None = None, wait: float = STOP_WAIT_SECONDS) -> str:
-    """SIGTERM the worker serving `env_id` and wait up to `wait` s; returns the report line."""
+def stop(
+    env_id: str,
+    *,
+    store_root: str | None = None,
+    wait: float = STOP_WAIT_SECONDS,
+    keep_webhooks: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """SIGTERM the worker serving `env_id`, wait up to `wait` s (more with a tunnel), then
+    delete the webhooks it registered (unless `keep_webhooks`); returns the report lines."""
+    from greentic.worker import public, tunnel
+
     store = Store.at(store_root)
     paths = store.paths(env_id)
+    tunneled = tunnel.recorded(paths) is not None
+    head, stopped = _stop_worker(paths, env_id, wait + (TUNNEL_STOP_SECONDS if tunneled else 0))
+    if tunneled and stopped:
+        head += "; stopped tunnel(s): cloudflared."
+    extras = public.stop_extras(
+        paths, os.environ if environ is None else environ, keep_webhooks=keep_webhooks
+    )
+    return "\n".join([head, *extras])
+
+
+def _stop_worker(paths: EnvPaths, env_id: str, wait: float) -> tuple[str, bool]:
+    """SIGTERM the env's worker; the report line and whether it is gone now."""
     record = pidfile.read(paths)
     if record is None:
-        return f"no greentic-start is serving env `{env_id}` (nothing to stop)"
+        return f"no greentic-start is serving env `{env_id}` (nothing to stop)", False
     if not pidfile.alive(record):
         pidfile.path(paths).unlink(missing_ok=True)
         return (
             f"no greentic-start is serving env `{env_id}` (removed the stale pid file of "
-            f"pid {record.pid})"
+            f"pid {record.pid})",
+            False,
         )
     try:
         os.kill(record.pid, signal.SIGTERM)
     except ProcessLookupError:
-        return f"greentic-start (pid {record.pid}) for env `{env_id}` had already exited"
+        return f"greentic-start (pid {record.pid}) for env `{env_id}` had already exited", True
     except PermissionError:
         raise IoError(
             f"not allowed to signal greentic-start (pid {record.pid}) serving env `{env_id}`",
@@ -228,9 +324,10 @@ def stop(env_id: str, *, store_root: str | None = None, wait: float = STOP_WAIT_
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if not pidfile.alive(record):
-            return f"stopped greentic-start (pid {record.pid}) {doing}"
+            return f"stopped greentic-start (pid {record.pid}) {doing}", True
         time.sleep(0.02)
     return (
         f"sent SIGTERM to greentic-start (pid {record.pid}) serving env `{env_id}`; it is still "
-        "finishing in-flight requests"
+        "finishing in-flight requests",
+        False,
     )

@@ -38,6 +38,11 @@ def hold_signals() -> None:
         signal.signal(sig, lambda signum, _frame: _early_signals.append(signal.Signals(signum)))
 
 
+def stop_requested() -> bool:
+    """Whether SIGTERM/SIGINT arrived since `hold_signals` (checked by waits before serving)."""
+    return bool(_early_signals)
+
+
 def _try_bind(address: Address) -> socket.socket:
     family = socket.AF_INET6 if ":" in address.ip else socket.AF_INET
     # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
@@ -89,6 +94,23 @@ def bind(address: Address, *, env_id: str) -> socket.socket:
                 hint=f"use a higher port: PORT=8080 greentic-start start --env {env_id}",
             ) from None
         raise IoError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+
+
+def bind_admin(main_port: int) -> socket.socket:
+    """The loopback admin listener: the first free of 127.0.0.1:<main+1 … main+10>."""
+    from greentic.worker.listeners import DEFAULT_IP, admin_candidates
+
+    ports = admin_candidates(main_port)
+    for port in ports:
+        try:
+            return _try_bind(Address(DEFAULT_IP, port))
+        except OSError:
+            continue
+    span = f"{ports[0]}..={ports[-1]}" if ports else f"{main_port + 1}.."
+    raise Conflict(
+        f"no available port found in range {span} for the loopback admin listener",
+        hint="free one of those ports, or move the main listener with PORT=<port>",
+    )
 
 
 class PortDispatch:

@@ -64,7 +64,7 @@ def call(
 ) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as c:
             return await c.request(method, path, **kw)
 
     return asyncio.run(go())
