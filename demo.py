@@ -178,7 +178,7 @@ def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> Scena
         print(f"{red('✗')} {cause_and_next(str(exc), None)}")
         return None
     if track == "kind":  # stop at the preflight: one line per miss, then `--track docker`
-        from harness.kube import track as kind_track
+        from harness.kube import verbs as kind_track
 
         kind_track.use_demo_cluster()  # kind-up's kept cluster (created here when absent)
         if not kind_track.demo_preflight(print):
@@ -259,20 +259,20 @@ def verb_list(opts: Options) -> int:
 
 def verb_kind_up(opts: Options) -> int:
     """Create (or adopt) the kept kind cluster with its local registry; load the images."""
-    from harness.kube import track as kind_track
+    from harness.kube import verbs as kind_track
 
     return kind_track.kind_up(print)
 
 
 def verb_kind_down(opts: Options) -> int:
-    from harness.kube import track as kind_track
+    from harness.kube import verbs as kind_track
 
     return kind_track.kind_down(print)
 
 
 def verb_doctor(opts: Options) -> int:
     from harness import preflight
-    from harness.kube import track as kind_track
+    from harness.kube import verbs as kind_track
 
     return preflight.doctor_verb(print, cluster=kind_track.demo_cluster_name())
 

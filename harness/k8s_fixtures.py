@@ -1,10 +1,11 @@
-"""The in-cluster fixtures of the kind track, as real manifests (pure functions → object dicts).
+"""The in-cluster fixtures of the pod tracks, as real manifests (pure functions → object dicts).
 
 `bundle_server` (busybox httpd `gtc-bundle-server:8080` serving the bundle), `oci_registry`
 (`gtc-oci-registry:5000`), `fixture_policies` (the NetworkPolicy allows the fixtures need next
 to the env's `gtc-default-deny`, seeds/001 §07) and `connectivity_probe` (the pod-to-pod check
-of `harness.preflight`). Every pod passes the Restricted Pod Security Standard. Called by the
-kind track backend and preflight; validated offline by tests/unit/harness/test_k8s_fixtures.py.
+of `harness.preflight`). Every pod passes the Restricted Pod Security Standard. The kind track
+applies them, the docker track runs the same manifests as containers (harness/docker); preflight
+uses the probe. Validated offline by tests/unit/harness/test_k8s_fixtures.py.
 """
 
 from __future__ import annotations

@@ -23,16 +23,16 @@ import yaml
 
 from harness import k8s_fixtures
 from harness.errors import HarnessError
+from harness.kube.commands import Completed, Runner, SubprocessRunner
 from harness.kube.kind import (
     KIND_DOWNLOAD,
     KIND_SHA256,
     KIND_VERSION,
-    Completed,
-    Runner,
-    SubprocessRunner,
+    context_name,
+    kind_get_clusters_cmd,
     kind_version_cmd,
-    kubectl_cmd,
 )
+from harness.kube.kubectl import kubectl_cmd
 
 Status = Literal["ok", "warn", "fail"]
 PYTHON_DEPS = (
@@ -369,9 +369,9 @@ def doctor_verb(out: Callable[[str], None], *, cluster: str | None = None) -> in
     host = RealHost()
     context = None
     if cluster is not None and host.which("kind") is not None:
-        listed = host.runner.run(["kind", "get", "clusters"], timeout=30)
+        listed = host.runner.run(kind_get_clusters_cmd(), timeout=30)
         if listed.ok and cluster in listed.stdout.split():
-            context = f"kind-{cluster}"
+            context = context_name(cluster)
     probe = None
     if context is not None:
         ns = k8s_fixtures.probe_namespace(secrets.token_hex(3))

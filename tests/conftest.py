@@ -92,9 +92,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete the kind clusters this process created (each xdist worker has its own)."""
-    kind_track = sys.modules.get("harness.kube.track")
-    if kind_track is not None:
-        kind_track.close_session_clusters()
+    kind_clusters = sys.modules.get("harness.kube.clusters")
+    if kind_clusters is not None:
+        kind_clusters.close_session_clusters()
 
 
 @pytest.fixture(autouse=True)

@@ -1,27 +1,51 @@
-"""A thin `KindCluster` over the kind/kubectl/docker CLIs on PATH, for the kind track (SPEC §8).
+"""kind itself for the kind track (SPEC §8): the pinned release, cluster names, the cluster config,
+and `KindCluster`, which creates a cluster with its local registry, loads images and deletes it.
 
-Every command line is built by a pure function (`kind_create_cmd`, `kubectl_cmd`, …) and
-executed through one injectable `Runner`, so unit tests check the exact argv without kind.
-The kind config (with the local-registry recipe) is data rendered to YAML. Called by the kind
-track backend, `demo.py kind-up|kind-down`, the kind pytest fixtures and `harness.preflight`.
+Every command line is built by a pure function (`kind_create_cmd`, …, and the registry recipe's
+in `harness.kube.local_registry`) and executed through one injectable `commands.Runner`, so unit
+tests check the exact argv without kind. Called by the cluster cache (`harness.kube.clusters`),
+the demo verbs, the kind pytest fixtures and `harness.preflight` (the pins).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from harness import ports
-from harness.errors import HarnessError
+from harness.kube import artifacts
+from harness.kube.commands import (
+    COMMAND_TIMEOUT_S,
+    Completed,
+    KindError,
+    Runner,
+    SubprocessRunner,
+    must,
+    parse_lines,
+)
+from harness.kube.kubectl import kubeconfig_flag, kubectl_cmd
+from harness.kube.local_registry import (
+    CONTAINERD_PATCH,
+    docker_containers_by_label_cmd,
+    docker_port_cmd,
+    docker_push_cmd,
+    docker_rm_cmd,
+    docker_tag_cmd,
+    hosts_toml,
+    local_image_ref,
+    network_connect_cmd,
+    parse_host_port,
+    registry_hosting_configmap,
+    registry_name,
+    registry_run_cmd,
+    write_hosts_toml_cmd,
+)
 
 # -- pins ------------------------------------------------------------------------------------
 # kind v0.29.0 and the node image its release notes list for Kubernetes 1.33 (by digest). The
@@ -40,94 +64,8 @@ NODE_IMAGE = (
     "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
 )
 
-RUN_LABEL = "greentic.test/run-id"
-KIND_NETWORK = "kind"
-REGISTRY_CONTAINER_PORT = 5000
-CERTS_DIR = "/etc/containerd/certs.d"
-CONTAINERD_PATCH = f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CERTS_DIR}"'
-REGISTRY_HELP = "https://kind.sigs.k8s.io/docs/user/local-registry/"
 CREATE_TIMEOUT_S = 600.0
-COMMAND_TIMEOUT_S = 120.0
 MAX_NAME = 40  # node containers are `<name>-control-plane`; hostnames stay well under 63
-
-
-class KindError(HarnessError):
-    """Raised when a kind/kubectl/docker command the kind track needs fails."""
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message + (f"\nHint: {hint}" if hint else ""))
-        self.message = message
-        self.hint = hint
-
-
-# -- the runner seam -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Completed:
-    """What one command did: its argv, exit code and captured text."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-
-class Runner(Protocol):
-    """Runs one argv to completion. Tests pass a scripted fake; real runs use SubprocessRunner."""
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Completed: ...
-
-
-class SubprocessRunner:
-    """The real runner: `subprocess.run`, text mode; a missing binary or timeout is a Completed."""
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Completed:
-        args = tuple(argv)
-        try:
-            proc = subprocess.run(
-                args,
-                input=input,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env=dict(env) if env is not None else None,
-            )
-        except FileNotFoundError:
-            return Completed(args, 127, "", f"{args[0]}: not found on PATH")
-        except subprocess.TimeoutExpired:
-            return Completed(args, 124, "", f"{args[0]}: timed out after {timeout:g}s")
-        return Completed(args, proc.returncode, proc.stdout, proc.stderr)
-
-
-def must(result: Completed, *, hint: str | None = None) -> Completed:
-    """`result` when it succeeded, else a KindError naming the command and its stderr tail."""
-    if result.ok:
-        return result
-    tail = (result.stderr or result.stdout).strip()[-400:]
-    raise KindError(
-        f"`{' '.join(result.argv)}` failed (exit {result.returncode}): {tail or 'no output'}",
-        hint=hint,
-    )
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -145,12 +83,7 @@ def context_name(name: str) -> str:
     return f"kind-{name}"
 
 
-def registry_name(name: str) -> str:
-    """The local registry container that serves cluster `name` (on the `kind` network)."""
-    return f"{name}-registry"
-
-
-# -- kind config and the local-registry recipe (data) ----------------------------------------
+# -- the kind config (data) ------------------------------------------------------------------
 
 
 def kind_config(name: str, *, node_image: str = NODE_IMAGE, workers: int = 0) -> dict[str, Any]:
@@ -170,33 +103,7 @@ def to_yaml(doc: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=False)
 
 
-def hosts_toml(registry: str, *, container_port: int = REGISTRY_CONTAINER_PORT) -> str:
-    """containerd's hosts.toml for `localhost:<port>`: pull from the registry container."""
-    return f'[host."http://{registry}:{container_port}"]\n'
-
-
-def hosts_dir(host_port: int) -> str:
-    """Where each node reads the mirror config for `localhost:<host_port>`."""
-    return f"{CERTS_DIR}/localhost:{host_port}"
-
-
-def registry_hosting_configmap(host_port: int) -> dict[str, Any]:
-    """The `local-registry-hosting` ConfigMap (KEP-1755) that advertises the local registry."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
-        "data": {
-            "localRegistryHosting.v1": f'host: "localhost:{host_port}"\nhelp: "{REGISTRY_HELP}"\n'
-        },
-    }
-
-
 # -- command lines (pure) --------------------------------------------------------------------
-
-
-def _kubeconfig_flag(kubeconfig: Path | None) -> list[str]:
-    return ["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else []
 
 
 def kind_create_cmd(
@@ -219,12 +126,12 @@ def kind_create_cmd(
         str(config_path),
         "--wait",
         wait,
-        *_kubeconfig_flag(kubeconfig),
+        *kubeconfig_flag(kubeconfig),
     ]
 
 
 def kind_delete_cmd(name: str, *, kubeconfig: Path | None = None) -> list[str]:
-    return ["kind", "delete", "cluster", "--name", name, *_kubeconfig_flag(kubeconfig)]
+    return ["kind", "delete", "cluster", "--name", name, *kubeconfig_flag(kubeconfig)]
 
 
 def kind_get_clusters_cmd() -> list[str]:
@@ -239,187 +146,14 @@ def kind_load_cmd(name: str, tag: str) -> list[str]:
     return ["kind", "load", "docker-image", tag, "--name", name]
 
 
-def kind_export_logs_cmd(name: str, dest: Path) -> list[str]:
-    return ["kind", "export", "logs", str(dest), "--name", name]
-
-
 def kind_version_cmd() -> list[str]:
     return ["kind", "version"]
-
-
-def kubectl_cmd(context: str, *args: str, kubeconfig: Path | None = None) -> list[str]:
-    """`kubectl [--kubeconfig K] --context C <args>`: never the user's current context."""
-    return ["kubectl", *_kubeconfig_flag(kubeconfig), "--context", context, *args]
-
-
-def registry_run_cmd(
-    name: str, image: str, host_port: int, *, run_id: str, container_port: int = 5000
-) -> list[str]:
-    return [
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--label",
-        f"{RUN_LABEL}={run_id}",
-        "-p",
-        f"127.0.0.1:{host_port}:{container_port}",
-        image,
-    ]
-
-
-def network_connect_cmd(container: str, network: str = KIND_NETWORK) -> list[str]:
-    return ["docker", "network", "connect", network, container]
-
-
-def write_hosts_toml_cmd(node: str, host_port: int) -> list[str]:
-    """Write stdin to `<certs.d>/localhost:<port>/hosts.toml` inside one node container."""
-    directory = hosts_dir(host_port)
-    return [
-        "docker",
-        "exec",
-        "-i",
-        node,
-        "sh",
-        "-c",
-        f"mkdir -p '{directory}' && cat > '{directory}/hosts.toml'",
-    ]
-
-
-def docker_rm_cmd(container: str) -> list[str]:
-    return ["docker", "rm", "-f", container]
-
-
-def docker_port_cmd(container: str, container_port: int = REGISTRY_CONTAINER_PORT) -> list[str]:
-    return ["docker", "port", container, f"{container_port}/tcp"]
-
-
-def docker_containers_by_label_cmd(run_id: str) -> list[str]:
-    return ["docker", "ps", "-aq", "--filter", f"label={RUN_LABEL}={run_id}"]
-
-
-def docker_tag_cmd(source: str, target: str) -> list[str]:
-    return ["docker", "tag", source, target]
-
-
-def docker_push_cmd(tag: str) -> list[str]:
-    return ["docker", "push", tag]
-
-
-# -- parsing (pure) --------------------------------------------------------------------------
-
-
-def parse_lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def parse_host_port(docker_port_output: str) -> int | None:
-    """The host port from `docker port` output (`127.0.0.1:41234`), None when unmapped."""
-    for line in parse_lines(docker_port_output):
-        match = re.search(r":(\d+)$", line)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def local_image_ref(host_port: int, tag: str) -> str:
-    """`localhost:<port>/<repo>:<tag>`: how nodes address an image pushed to the local registry."""
-    repo = tag.split("/")[-1]
-    return f"localhost:{host_port}/{repo}"
 
 
 def clusters_of_run(clusters: Iterable[str], run_id: str) -> list[str]:
     """The kind clusters a run created (named `gtc-<run id>…`)."""
     prefix = cluster_name(run_id)
     return [c for c in clusters if c == prefix or c.startswith(prefix + "-")]
-
-
-# -- artifacts (plans are data; execution never raises) --------------------------------------
-
-
-@dataclass(frozen=True)
-class ArtifactStep:
-    """One command whose output goes to `filename` under the artifacts directory."""
-
-    argv: tuple[str, ...]
-    filename: str
-    timeout: float = 60.0
-
-
-def gtc_namespaces(namespaces_json: Mapping[str, Any]) -> list[str]:
-    """The namespaces a scenario owns (`gtc-…`) from `kubectl get ns -o json`."""
-    items = namespaces_json.get("items", [])
-    names = [str(i.get("metadata", {}).get("name", "")) for i in items]
-    return sorted(n for n in names if n.startswith("gtc-"))
-
-
-def pod_names(pods_json: Mapping[str, Any]) -> list[str]:
-    return sorted(str(p["metadata"]["name"]) for p in pods_json.get("items", []))
-
-
-def cluster_artifact_steps(
-    name: str, context: str, *, kubeconfig: Path | None, kind_logs_dir: Path
-) -> list[ArtifactStep]:
-    """Cluster-wide evidence: kind's node logs, every object, every event, the policies."""
-
-    def k(*args: str) -> tuple[str, ...]:
-        return tuple(kubectl_cmd(context, *args, kubeconfig=kubeconfig))
-
-    return [
-        ArtifactStep(
-            tuple(kind_export_logs_cmd(name, kind_logs_dir)), "kind-export-logs.txt", 180.0
-        ),
-        ArtifactStep(k("get", "all", "-A", "-o", "wide"), "get-all.txt"),
-        ArtifactStep(
-            k("get", "events", "-A", "--sort-by=.metadata.creationTimestamp", "-o", "wide"),
-            "events.txt",
-        ),
-        ArtifactStep(k("get", "networkpolicies", "-A", "-o", "yaml"), "networkpolicies.yaml"),
-    ]
-
-
-def namespace_artifact_steps(
-    context: str, namespace: str, pods: Sequence[str], *, kubeconfig: Path | None
-) -> list[ArtifactStep]:
-    """Per namespace: describe of its pods, then each pod's logs and its previous run's."""
-
-    def k(*args: str) -> tuple[str, ...]:
-        return tuple(kubectl_cmd(context, "-n", namespace, *args, kubeconfig=kubeconfig))
-
-    steps = [
-        ArtifactStep(k("describe", "pods"), f"{namespace}/describe-pods.txt"),
-        ArtifactStep(
-            k("get", "events", "--sort-by=.metadata.creationTimestamp"), f"{namespace}/events.txt"
-        ),
-    ]
-    for pod in pods:
-        logs = ("logs", f"pod/{pod}", "--all-containers", "--prefix", "--timestamps")
-        steps.append(ArtifactStep(k(*logs), f"{namespace}/logs/{pod}.log"))
-        steps.append(ArtifactStep(k(*logs, "--previous"), f"{namespace}/logs/{pod}.previous.log"))
-    return steps
-
-
-def run_artifact_steps(runner: Runner, steps: Sequence[ArtifactStep], dest: Path) -> list[Path]:
-    """Run each step, write its output (stderr too when it failed); never raise."""
-    written: list[Path] = []
-    index: list[str] = []
-    for step in steps:
-        path = dest / step.filename
-        try:
-            result = runner.run(step.argv, timeout=step.timeout)
-            text = result.stdout
-            if not result.ok:
-                text += f"\n# exit {result.returncode}\n{result.stderr}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-            index.append(f"{result.returncode}\t{step.filename}\t{' '.join(step.argv)}")
-        except Exception as exc:  # evidence collection must never mask the real failure
-            index.append(f"ERR\t{step.filename}\t{' '.join(step.argv)}\t{exc!r}")
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "commands.tsv").write_text("\n".join(index) + "\n", encoding="utf-8")
-    return written
 
 
 # -- the cluster -----------------------------------------------------------------------------
@@ -582,24 +316,15 @@ class KindCluster:
         """kind logs, `get all -A`, events, policies; per gtc namespace describe + pod logs.
 
         `node_logs=False` skips the slow `kind export logs` (a passing run's evidence)."""
-        steps = cluster_artifact_steps(
-            self.name, self.context, kubeconfig=self.kubeconfig, kind_logs_dir=dest / "kind-logs"
+        return artifacts.collect(
+            self.runner,
+            self.name,
+            self.context,
+            dest,
+            kubeconfig=self.kubeconfig,
+            namespaces=namespaces,
+            node_logs=node_logs,
         )
-        if not node_logs:
-            steps = steps[1:]
-        if namespaces is None:
-            namespaces = self._json_or_empty("get", "namespaces", "-o", "json", pick=gtc_namespaces)
-        for ns in namespaces:
-            pods = self._json_or_empty("-n", ns, "get", "pods", "-o", "json", pick=pod_names)
-            steps += namespace_artifact_steps(self.context, ns, pods, kubeconfig=self.kubeconfig)
-        return run_artifact_steps(self.runner, steps, dest)
-
-    def _json_or_empty(self, *args: str, pick: Any) -> list[str]:
-        with contextlib.suppress(Exception):
-            result = self.runner.run(self.kubectl_argv(*args), timeout=60.0)
-            if result.ok:
-                return list(pick(json.loads(result.stdout)))
-        return []
 
     def _must(
         self,

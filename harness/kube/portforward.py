@@ -1,9 +1,11 @@
-"""A `kubectl port-forward` that notices a rollout and restarts itself (seeds/000: "port-forward
-returns 502 after a rollout": it binds ONE pod, and a rollout replaces that pod).
+"""`kubectl port-forward`, two ways: `PortForward` follows a selector and restarts itself after
+a rollout (seeds/000: "port-forward returns 502 after a rollout": kubectl binds ONE pod, and a
+rollout replaces that pod); `PodForward` is bound to one pod for good and fails with it (what a
+scenario asks of `PodWorker.port_forward`).
 
-The decisions are pure (`restart_reason`, `ready_pods`, `parse_forwarding`); the process and the
-kubectl queries come through injected seams (`Spawn`, `harness.kube.kind.Runner`, clock/sleep), so
-unit tests drive every branch with fakes. Called by the kind track backend and kind scenarios.
+The decisions are pure (`restart_reason`, `failure_reason`, `parse_forwarding`); the process and
+the kubectl queries come through injected seams (`Spawn`, `commands.Runner`, clock/sleep), so
+unit tests drive every branch with fakes. Called by the kind track backend and its worker.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from harness.kube.kind import KindError, Runner
+from harness.kube.commands import KindError, Runner
+from harness.kube.kubectl import pods_cmd, port_forward_cmd, ready_pods
 
 T = TypeVar("T")
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
@@ -39,23 +42,6 @@ class PortForwardError(KindError):
 
 
 # -- pure decisions --------------------------------------------------------------------------
-
-
-def ready_pods(pods_json: Mapping[str, Any]) -> list[str]:
-    """Names of Running, Ready, not-terminating pods, newest first (a rollout's new pod wins)."""
-
-    def is_ready(pod: Mapping[str, Any]) -> bool:
-        meta, status = pod.get("metadata", {}), pod.get("status", {})
-        if meta.get("deletionTimestamp") or status.get("phase") != "Running":
-            return False
-        return any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in status.get("conditions", [])
-        )
-
-    pods = [p for p in pods_json.get("items", []) if is_ready(p)]
-    pods.sort(key=lambda p: str(p["metadata"].get("creationTimestamp", "")), reverse=True)
-    return [str(p["metadata"]["name"]) for p in pods]
 
 
 def parse_forwarding(line: str) -> int | None:
@@ -85,26 +71,6 @@ def failure_reason(outcome: BaseException | int) -> str | None:
     if any(word in name for word in ("Connect", "RemoteProtocol", "ReadError", "Transport")):
         return CONNECTION_FAILED
     return None
-
-
-def port_forward_cmd(
-    kubectl: Sequence[str], namespace: str, pod: str, remote_port: int
-) -> list[str]:
-    """`<kubectl…> -n NS port-forward pod/P :REMOTE --address 127.0.0.1` (OS picks the port)."""
-    return [
-        *kubectl,
-        "-n",
-        namespace,
-        "port-forward",
-        f"pod/{pod}",
-        f":{remote_port}",
-        "--address",
-        "127.0.0.1",
-    ]
-
-
-def get_pods_cmd(kubectl: Sequence[str], namespace: str, selector: str) -> list[str]:
-    return [*kubectl, "-n", namespace, "get", "pods", "-l", selector, "-o", "json"]
 
 
 # -- the process seam ------------------------------------------------------------------------
@@ -160,7 +126,20 @@ class PopenProcess:
         return "".join(self._seen)[-2000:]
 
 
-# -- the forward -----------------------------------------------------------------------------
+def await_port(proc: Process, deadline: float, clock: Callable[[], float]) -> int | None:
+    """The local port kubectl reports it forwards from; None when it exits or time runs out."""
+    while clock() < deadline:
+        line = proc.readline(timeout=POLL_S)
+        if line is not None:
+            port = parse_forwarding(line)
+            if port is not None:
+                return port
+        elif proc.poll() is not None:
+            return None
+    return None
+
+
+# -- the self-restarting forward -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -202,7 +181,7 @@ class PortForward:
     _proc: Process | None = field(default=None, init=False)
 
     def live_pods(self) -> list[str]:
-        cmd = get_pods_cmd(self.kubectl, self.namespace, self.selector)
+        cmd = pods_cmd(self.kubectl, self.namespace, self.selector)
         result = self.runner.run(cmd, timeout=30.0)
         return ready_pods(json.loads(result.stdout)) if result.ok else []
 
@@ -216,7 +195,7 @@ class PortForward:
                 proc = self.spawn(
                     port_forward_cmd(self.kubectl, self.namespace, pods[0], self.remote_port)
                 )
-                port = self._await_port(proc, deadline)
+                port = await_port(proc, deadline, self.clock)
                 if port is not None:
                     self._proc, self.pod, self.local_port = proc, pods[0], port
                     return
@@ -229,17 +208,6 @@ class PortForward:
                     hint=f"kubectl -n {self.namespace} get pods -l {self.selector}; is it Ready?",
                 )
             self.sleep(POLL_S)
-
-    def _await_port(self, proc: Process, deadline: float) -> int | None:
-        while self.clock() < deadline:
-            line = proc.readline(timeout=POLL_S)
-            if line is not None:
-                port = parse_forwarding(line)
-                if port is not None:
-                    return port
-            elif proc.poll() is not None:
-                return None
-        return None
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -292,6 +260,72 @@ class PortForward:
     def __enter__(self) -> PortForward:
         self.start()
         return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# -- the forward bound to one pod ------------------------------------------------------------
+
+
+@dataclass
+class PodForward:
+    """A forward to ONE pod, never moved: once that pod is gone kubectl exits and requests to
+    the local port fail, as a plain `kubectl port-forward pod/<name>` does.
+
+    Example::
+
+        with PodForward(kc.kubectl_argv(), "gtc-local", "gtc-worker-01j…-7d9f", 8080) as base:
+            httpx.get(base + "/healthz")
+    """
+
+    kubectl: Sequence[str]
+    namespace: str
+    pod: str
+    remote_port: int
+    spawn: Spawn = PopenProcess
+    clock: Callable[[], float] = time.monotonic
+    start_timeout: float = START_TIMEOUT_S
+    local_port: int | None = field(default=None, init=False)
+    _proc: Process | None = field(default=None, init=False)
+
+    def start(self) -> str:
+        """Forward and read the local port kubectl picked; `http://127.0.0.1:<port>`."""
+        argv = port_forward_cmd(self.kubectl, self.namespace, self.pod, self.remote_port)
+        proc = self.spawn(argv)
+        port = await_port(proc, self.clock() + self.start_timeout, self.clock)
+        if port is None:
+            said = proc.output().strip()[-300:] or "nothing"
+            proc.terminate()
+            raise PortForwardError(
+                f"cannot port-forward to pod/{self.pod} port {self.remote_port} in "
+                f"`{self.namespace}` within {self.start_timeout:g}s (kubectl said: {said})",
+                hint=f"kubectl -n {self.namespace} describe pod {self.pod}; is it Running?",
+            )
+        self._proc, self.local_port = proc, port
+        return self.url()
+
+    def url(self, path: str = "") -> str:
+        if self.local_port is None:
+            raise PortForwardError(f"the port-forward to pod/{self.pod} is not running")
+        return f"http://127.0.0.1:{self.local_port}{path}"
+
+    def alive(self) -> bool:
+        """kubectl is still forwarding (it exits when the pod goes away)."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+        self._proc, self.local_port = None, None
+
+    def __enter__(self) -> str:
+        return self.start()
 
     def __exit__(
         self,

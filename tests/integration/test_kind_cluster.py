@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from harness import k8s_fixtures, preflight
-from harness.kube import track
-from harness.kube.kind import KindCluster, SubprocessRunner, hosts_dir, hosts_toml
+from harness.kube import clusters
+from harness.kube.commands import SubprocessRunner
+from harness.kube.kind import KindCluster
+from harness.kube.local_registry import hosts_dir, hosts_toml
 from harness.kube.portforward import PortForward
 
 pytestmark = [pytest.mark.kind, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -30,8 +32,8 @@ def cluster() -> Iterator[tuple[KindCluster, Any]]:
     from harness.docker import images
 
     built = images.ensure_all()
-    kc = track.session_cluster(runner=SubprocessRunner(), registry_image=built.registry)
-    track.load_once(kc, [built.busybox])
+    kc = clusters.session_cluster(runner=SubprocessRunner(), registry_image=built.registry)
+    clusters.load_once(kc, [built.busybox])
     yield kc, built
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.kube.kind import Completed
+from harness.kube.commands import Completed
 
 Answer = Completed | Callable[[tuple[str, ...], str | None], Completed]
 

@@ -1,5 +1,6 @@
 """KindCluster without kind: pins, the rendered config and registry recipe, exact argv, the
-create/delete/load lifecycle and artifact collection on a simulated failure."""
+create/delete/load lifecycle and artifact collection on a simulated failure (harness.kube.kind,
+.local_registry, .artifacts, .kubectl)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kv
 
-from harness.kube import kind
-from harness.kube.kind import Completed, KindCluster, KindError
+from harness.kube import artifacts, kind, kubectl, local_registry
+from harness.kube.commands import Completed, KindError
+from harness.kube.kind import KindCluster
 
 NAME = "gtc-run1"
 REG = "gtc-run1-registry"
@@ -66,15 +68,15 @@ def test_kind_config_with_workers_pins_every_node() -> None:
 
 
 def test_hosts_toml_sends_localhost_port_to_the_registry_container() -> None:
-    assert kind.hosts_toml(REG) == '[host."http://gtc-run1-registry:5000"]\n'
-    assert kind.hosts_dir(41234) == "/etc/containerd/certs.d/localhost:41234"
+    assert local_registry.hosts_toml(REG) == '[host."http://gtc-run1-registry:5000"]\n'
+    assert local_registry.hosts_dir(41234) == "/etc/containerd/certs.d/localhost:41234"
 
 
 def test_local_registry_hosting_configmap_is_valid_and_names_the_port() -> None:
-    cm = kind.registry_hosting_configmap(41234)
+    cm = local_registry.registry_hosting_configmap(41234)
     assert cm["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}
     hosting = yaml.safe_load(cm["data"]["localRegistryHosting.v1"])
-    assert hosting == {"host": "localhost:41234", "help": kind.REGISTRY_HELP}
+    assert hosting == {"host": "localhost:41234", "help": local_registry.REGISTRY_HELP}
     kv.validate(cm, kv.latest_version(), strict=True)
 
 
@@ -92,28 +94,28 @@ def test_kind_command_lines_are_exact(tmp_path: Path) -> None:
     assert kind.kind_load_cmd(NAME, "greentic-runtime:1a2b") == [
         "kind", "load", "docker-image", "greentic-runtime:1a2b", "--name", NAME,
     ]  # fmt: skip
-    assert kind.kind_export_logs_cmd(NAME, tmp_path) == [
+    assert artifacts.kind_export_logs_cmd(NAME, tmp_path) == [
         "kind", "export", "logs", str(tmp_path), "--name", NAME,
     ]  # fmt: skip
     assert kind.kind_get_nodes_cmd(NAME) == ["kind", "get", "nodes", "--name", NAME]
 
 
 def test_kubectl_always_names_its_context_and_kubeconfig(tmp_path: Path) -> None:
-    assert kind.kubectl_cmd("kind-x", "get", "pods") == [
+    assert kubectl.kubectl_cmd("kind-x", "get", "pods") == [
         "kubectl", "--context", "kind-x", "get", "pods",
     ]  # fmt: skip
-    assert kind.kubectl_cmd("kind-x", "get", "pods", kubeconfig=tmp_path / "k") == [
+    assert kubectl.kubectl_cmd("kind-x", "get", "pods", kubeconfig=tmp_path / "k") == [
         "kubectl", "--kubeconfig", str(tmp_path / "k"), "--context", "kind-x", "get", "pods",
     ]  # fmt: skip
 
 
 def test_docker_command_lines_of_the_registry_recipe_are_exact() -> None:
-    assert kind.registry_run_cmd(REG, "reg:1", 41234, run_id="run1") == [
+    assert local_registry.registry_run_cmd(REG, "reg:1", 41234, run_id="run1") == [
         "docker", "run", "-d", "--name", REG, "--label", "greentic.test/run-id=run1",
         "-p", "127.0.0.1:41234:5000", "reg:1",
     ]  # fmt: skip
-    assert kind.network_connect_cmd(REG) == ["docker", "network", "connect", "kind", REG]
-    assert kind.write_hosts_toml_cmd("n1", 41234) == [
+    assert local_registry.network_connect_cmd(REG) == ["docker", "network", "connect", "kind", REG]
+    assert local_registry.write_hosts_toml_cmd("n1", 41234) == [
         "docker", "exec", "-i", "n1", "sh", "-c",
         "mkdir -p '/etc/containerd/certs.d/localhost:41234' && "
         "cat > '/etc/containerd/certs.d/localhost:41234/hosts.toml'",
@@ -135,10 +137,10 @@ def test_cluster_names_follow_kind_rules(run_id: str, suffix: str, expected: str
 
 
 def test_parsers() -> None:
-    assert kind.parse_host_port("127.0.0.1:41234\n") == 41234
-    assert kind.parse_host_port("") is None
+    assert local_registry.parse_host_port("127.0.0.1:41234\n") == 41234
+    assert local_registry.parse_host_port("") is None
     assert (
-        kind.local_image_ref(5001, "greentic-runtime:ab12")
+        local_registry.local_image_ref(5001, "greentic-runtime:ab12")
         == "localhost:5001/greentic-runtime:ab12"
     )
     assert kind.clusters_of_run(["gtc-run1", "gtc-run1-gw0", "gtc-run10", "other"], "run1") == [
@@ -157,20 +159,20 @@ def test_create_runs_the_registry_recipe_in_order(cmd: Any, tmp_path: Path) -> N
     cfg = tmp_path / "work" / f"{NAME}.kind.yaml"
     kcfg = tmp_path / "kubeconfig"
     assert cmd.argvs() == [
-        kind.registry_run_cmd(REG, "gtc-registry:abc123", 41234, run_id="run1"),
+        local_registry.registry_run_cmd(REG, "gtc-registry:abc123", 41234, run_id="run1"),
         kind.kind_create_cmd(NAME, kind.NODE_IMAGE, cfg, kubeconfig=kcfg),
         kind.kind_get_nodes_cmd(NAME),
-        kind.write_hosts_toml_cmd("gtc-run1-control-plane", 41234),
-        kind.write_hosts_toml_cmd("gtc-run1-worker", 41234),
-        kind.network_connect_cmd(REG),
-        kind.kubectl_cmd(
+        local_registry.write_hosts_toml_cmd("gtc-run1-control-plane", 41234),
+        local_registry.write_hosts_toml_cmd("gtc-run1-worker", 41234),
+        local_registry.network_connect_cmd(REG),
+        kubectl.kubectl_cmd(
             "kind-gtc-run1", "apply", "--server-side", "--field-manager", "greentic-harness",
             "-f", "-", kubeconfig=kcfg,
         ),
     ]  # fmt: skip
     assert yaml.safe_load(cfg.read_text()) == kind.kind_config(NAME)
-    assert cmd.calls[3].input == cmd.calls[4].input == kind.hosts_toml(REG)
-    assert yaml.safe_load(cmd.calls[-1].input) == kind.registry_hosting_configmap(41234)
+    assert cmd.calls[3].input == cmd.calls[4].input == local_registry.hosts_toml(REG)
+    assert yaml.safe_load(cmd.calls[-1].input) == local_registry.registry_hosting_configmap(41234)
 
 
 def test_create_tolerates_a_registry_already_on_the_kind_network(cmd: Any, tmp_path: Path) -> None:
@@ -192,7 +194,7 @@ def test_reuse_adopts_an_existing_cluster_and_finds_its_registry_port(
     kc = cluster(cmd, tmp_path, reuse=True, registry_port=None)
     kc.create()
     assert kc.registry_port == 45678
-    assert cmd.argvs() == [kind.kind_get_clusters_cmd(), kind.docker_port_cmd(REG)]
+    assert cmd.argvs() == [kind.kind_get_clusters_cmd(), local_registry.docker_port_cmd(REG)]
 
 
 def test_a_failed_create_cleans_up_and_names_the_command(cmd: Any, tmp_path: Path) -> None:
@@ -203,14 +205,14 @@ def test_a_failed_create_cleans_up_and_names_the_command(cmd: Any, tmp_path: Pat
     assert "boom" in err.value.message and err.value.hint
     assert cmd.argvs()[-2:] == [
         kind.kind_delete_cmd(NAME, kubeconfig=tmp_path / "kubeconfig"),
-        kind.docker_rm_cmd(REG),
+        local_registry.docker_rm_cmd(REG),
     ]
 
 
 def test_exit_deletes_unless_keep(cmd: Any, tmp_path: Path) -> None:
     with cluster(cmd, tmp_path, registry_image=None):
         pass
-    assert cmd.argvs()[-1] == kind.docker_rm_cmd(REG)
+    assert cmd.argvs()[-1] == local_registry.docker_rm_cmd(REG)
     kept = type(cmd)()
     with cluster(kept, tmp_path, registry_image=None, keep=True):
         pass
@@ -275,14 +277,14 @@ def test_failure_inside_the_block_collects_artifacts_then_deletes(cmd: Any, tmp_
     prev = (art / "gtc-local/logs/gtc-worker-01j-abc.previous.log").read_text()
     assert "# exit 1" in prev and "not found" in prev
     argvs = cmd.argvs()
-    assert kind.kind_export_logs_cmd(NAME, art / "kind-logs") in argvs
+    assert artifacts.kind_export_logs_cmd(NAME, art / "kind-logs") in argvs
     assert [*k, "get", "all", "-A", "-o", "wide"] in argvs
     assert [*k, "-n", "gtc-local", "describe", "pods"] in argvs
     assert [*k, "-n", "gtc-local", "logs", "pod/gtc-router-x", "--all-containers", "--prefix",
             "--timestamps", "--previous"] in argvs  # fmt: skip
     assert argvs[-2:] == [
         kind.kind_delete_cmd(NAME, kubeconfig=tmp_path / "kubeconfig"),
-        kind.docker_rm_cmd(REG),
+        local_registry.docker_rm_cmd(REG),
     ]
 
 
@@ -291,8 +293,8 @@ def test_artifact_collection_never_raises(tmp_path: Path) -> None:
         def run(self, argv: Any, **_: Any) -> Completed:
             raise OSError("kubectl vanished")
 
-    steps = [kind.ArtifactStep(("kubectl", "get", "all"), "get-all.txt")]
-    assert kind.run_artifact_steps(Exploding(), steps, tmp_path) == []  # type: ignore[arg-type]
+    steps = [artifacts.ArtifactStep(("kubectl", "get", "all"), "get-all.txt")]
+    assert artifacts.run_artifact_steps(Exploding(), steps, tmp_path) == []  # type: ignore[arg-type]
     assert "kubectl vanished" in (tmp_path / "commands.tsv").read_text()
 
 
@@ -303,6 +305,6 @@ def test_reap_deletes_the_runs_clusters_and_labelled_containers(cmd: Any) -> Non
     assert cmd.argvs() == [
         kind.kind_get_clusters_cmd(),
         kind.kind_delete_cmd("gtc-run1-gw0"),
-        kind.docker_containers_by_label_cmd("run1"),
-        kind.docker_rm_cmd("c0ffee"),
+        local_registry.docker_containers_by_label_cmd("run1"),
+        local_registry.docker_rm_cmd("c0ffee"),
     ]

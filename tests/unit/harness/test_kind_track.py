@@ -1,6 +1,6 @@
 """The kind track backend without a cluster: preflight gating, image loading, reconcile through
-the real `gtc op` argv, fixtures applied into a fresh namespace, and the worker read through
-kubectl (CrashLoopBackOff, `logs --previous`) — all against a scripted kubectl."""
+the real `gtc op` argv, fixtures applied into a fresh namespace, the PodBackend surface — all
+against a scripted kubectl (the worker: test_kind_worker.py; the demo verbs: test_kind_verbs.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import pytest
 import yaml
 
 from harness import k8s_fixtures as fx
+from harness import rendered, tracks
 from harness.artifacts import Artifacts
 from harness.context import ScenarioContext
-from harness.kube import track
+from harness.kube import clusters, kubectl, track
 from harness.kube.kind import KindCluster, kind_load_cmd
-from harness.kube.track import Images, KindBackend, KindTrackError, KindWorker
+from harness.kube.track import Images, KindBackend, KindTrackError
+from harness.kube.worker import KindWorker
 from harness.preflight import Finding, PreflightFailed
 
 REV1, REV2 = "01JAAAAAAAAAAAAAAAAAAAAAA1", "01JAAAAAAAAAAAAAAAAAAAAAA2"
@@ -40,33 +42,10 @@ def env_doc(*, routed: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def pod(name: str, *, running: bool, ready: bool = False, waiting: str | None = None,
-        last_exit: int | None = None, restarts: int = 0) -> dict[str, Any]:  # fmt: skip
-    state: dict[str, Any] = {"running": {}} if running else {"waiting": {"reason": waiting}}
-    status: dict[str, Any] = {
-        "name": "worker",
-        "state": state,
-        "ready": ready,
-        "restartCount": restarts,
-    }
-    if last_exit is not None:
-        status["lastState"] = {"terminated": {"exitCode": last_exit}}
-    return {
-        "metadata": {"name": name, "creationTimestamp": "2026-01-01T00:00:00Z"},
-        "status": {"phase": "Running", "containerStatuses": [status]},
-    }
-
-
-def items(argv: tuple[str, ...], pods: Any) -> Any:
-    """One answer of `kubectl get pods -o json`: the next pod of a list (the last one sticks)."""
-    pod = pods.pop(0) if len(pods) > 1 else pods[0]
-    return track.Completed(argv, 0, json.dumps({"items": [pod]}))
-
-
 @pytest.fixture
 def backend(cmd: Any, tmp_path: Path) -> KindBackend:
     cluster = KindCluster("gtc-t", run_id="t", workdir=tmp_path, runner=cmd)
-    track._LOADED.clear()
+    clusters._LOADED.clear()
     return KindBackend(runner=cmd, cluster=cluster, images=IMAGES, require=lambda t: None)
 
 
@@ -84,49 +63,25 @@ def context(tmp_path: Path, stack: ExitStack) -> ScenarioContext:
 
 
 def test_the_worker_is_the_newest_routed_revision() -> None:
-    assert track.routed_revision(env_doc(routed={REV1: 10_000})) == REV1
-    assert track.routed_revision(env_doc(routed={REV1: 0, REV2: 10_000})) == REV2
-    assert track.routed_revision(env_doc(routed={REV1: 5_000, REV2: 5_000})) == REV2
-    assert track.routed_revision(env_doc(routed={})) is None
-
-
-def test_with_nothing_routed_the_router_is_the_pod_to_talk_to(backend: KindBackend) -> None:
-    router = KindWorker(backend, "local", None)
-    assert (router.deployment, router.container) == ("gtc-router", "router")
-    assert router.selector == (
-        "app.kubernetes.io/component=router,app.kubernetes.io/managed-by=greentic,"
-        "greentic.ai/env=local"
-    )
-    worker = KindWorker(backend, "local", REV1)
-    assert (worker.deployment, worker.container) == (f"gtc-worker-{REV1.lower()}", "worker")
+    assert rendered.routed_revision(env_doc(routed={REV1: 10_000})) == REV1
+    assert rendered.routed_revision(env_doc(routed={REV1: 0, REV2: 10_000})) == REV2
+    assert rendered.routed_revision(env_doc(routed={REV1: 5_000, REV2: 5_000})) == REV2
+    assert rendered.routed_revision(env_doc(routed={})) is None
 
 
 def test_deployer_answers_pin_the_loaded_image() -> None:
-    assert track.deployer_answers("img:1", []) == {
+    assert rendered.deployer_answers("img:1", []) == {
         "runtime_image": "img:1",
         "image_pull_policy": "IfNotPresent",
     }
-    assert track.deployer_answers("img:1", ["r:5000"])["oci_insecure_registries"] == ["r:5000"]
-
-
-def test_container_state_reads_a_crash_loop() -> None:
-    looping = track.container_state(
-        pod("w", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=3)
-    )
-    assert looping == track.ContainerState(False, False, 3, "CrashLoopBackOff", 1)
-    assert track.exited_code(looping) == 1
-    serving = track.container_state(pod("w", running=True, ready=True, last_exit=1, restarts=1))
-    assert track.exited_code(serving) is None  # it crashed once but runs now
-    assert track.container_state({"status": {}}) == track.ContainerState(
-        False, False, 0, None, None
-    )
+    assert rendered.deployer_answers("img:1", ["r:5000"])["oci_insecure_registries"] == ["r:5000"]
 
 
 def test_command_lines_are_exact() -> None:
-    assert track.rollout_status_cmd(K, "gtc-local", "gtc-worker-x", 180) == [
+    assert kubectl.rollout_status_cmd(K, "gtc-local", "gtc-worker-x", 180) == [
         *K, "-n", "gtc-local", "rollout", "status", "deployment/gtc-worker-x", "--timeout=180s",
     ]  # fmt: skip
-    assert track.logs_cmd(K, "gtc-local", "p1", previous=True) == [
+    assert kubectl.logs_cmd(K, "gtc-local", "p1", previous=True) == [
         *K, "-n", "gtc-local", "logs", "pod/p1", "-c", "worker", "--previous",
     ]  # fmt: skip
     assert track.reconcile_args("local", "kind-gtc-t") == [
@@ -311,175 +266,6 @@ def test_another_env_id_is_refused_with_the_fix(backend: KindBackend, tmp_path: 
         backend.reconcile(context(tmp_path, stack), "prod")
 
 
-# -- the worker ------------------------------------------------------------------------------
-
-
-def test_a_crash_looping_worker_shows_its_refusal_from_logs_previous(
-    cmd: Any, backend: KindBackend, fake_clock: Any
-) -> None:
-    sel = f"greentic.ai/revision={REV2}"
-    looping = pod(
-        "gtc-worker-x-1", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=2
-    )
-    cmd.on(*K, "-n", "gtc-local", "get", "pods", "-l", sel, stdout=json.dumps({"items": [looping]}))
-    cmd.on(*K, "-n", "gtc-local", "logs", "pod/gtc-worker-x-1", "-c", "worker", "--previous",
-           stdout="error: fetch: pulled bundle digest `sha256:aa` does not match …\n")  # fmt: skip
-    cmd.on(*K, "-n", "gtc-local", "logs", "pod/gtc-worker-x-1", "-c", "worker", stdout="")
-    worker = KindWorker(
-        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
-    )
-    assert worker.exit_code() == 1
-    assert worker.crash_loop_reason() == "CrashLoopBackOff"
-    assert "does not match" in worker.stderr() and worker.stdout() == ""
-    assert worker.wait_exited(30) == 1
-
-
-def test_a_never_ready_worker_is_unreachable_not_hanging(
-    cmd: Any, backend: KindBackend, fake_clock: Any
-) -> None:
-    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": []}))
-    worker = KindWorker(backend, "local", REV2, expect_exit=True)
-    worker.backend.port_forward = lambda sel, port, quick=False: track.PortForward(  # type: ignore[method-assign]
-        K,
-        "gtc-local",
-        sel,
-        port,
-        runner=cmd,
-        clock=fake_clock,
-        sleep=fake_clock.sleep,
-        start_timeout=3,
-    )
-    assert worker.base_url == track.UNREACHABLE
-
-
-def test_the_banner_is_awaited_in_the_pod_log(
-    cmd: Any, backend: KindBackend, fake_clock: Any
-) -> None:
-    running = pod("gtc-worker-x-1", running=True, ready=True)
-    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": [running]}))
-    banner = "serving 1 revision(s) for env `local` across 1 deployment(s) on http://0.0.0.0:8080\n"
-    cmd.on(*K, "-n", "gtc-local", "logs", "pod/gtc-worker-x-1", "-c", "worker", stdout=banner)
-    worker = KindWorker(backend, "local", REV1, clock=fake_clock, sleep=fake_clock.sleep)
-    assert (
-        worker.wait_banner(r"serving 1 revision\(s\) for env `local`", 30)
-        .group(0)
-        .startswith("serving")
-    )
-    assert worker.exit_code() is None
-
-
-def test_stop_sends_sigterm_and_reads_the_exit_code_of_the_restarted_container(
-    cmd: Any, backend: KindBackend, fake_clock: Any
-) -> None:
-    sel = f"greentic.ai/revision={REV1}"
-    serving = pod("w1", running=True, ready=True)
-    restarted = pod("w1", running=True, ready=False, last_exit=0, restarts=1)
-    answers = [serving, serving, restarted]
-    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel, fn=lambda a, _: items(a, answers))
-    worker = KindWorker(backend, "local", REV1, clock=fake_clock, sleep=fake_clock.sleep)
-    assert worker.stop() == 0
-    assert track.sigterm_cmd(K, "gtc-local", "w1") in cmd.argvs()
-    assert track.sigterm_cmd(K, "gtc-local", "w1")[-3:] == [
-        "python3", "-c", "import os, signal; os.kill(1, signal.SIGTERM)",
-    ]  # fmt: skip
-
-
-def test_a_refusing_worker_reaches_crash_loop_backoff(
-    cmd: Any, backend: KindBackend, fake_clock: Any
-) -> None:
-    sel = f"greentic.ai/revision={REV2}"
-    states = [
-        pod("p", running=False, waiting="Error", last_exit=1, restarts=1),
-        pod("p", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=2),
-    ]
-    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel, fn=lambda a, _: items(a, states))
-    cmd.on(*K, "-n", "gtc-local", "logs", "pod/p", "-c", "worker", "--previous", stdout="refused\n")
-    worker = KindWorker(
-        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
-    )
-    assert worker.wait_crash_loop(60) == "CrashLoopBackOff"
-    assert worker.previous_logs() == "refused\n"
-
-
-def test_a_refusing_worker_that_is_not_ready_is_unreachable_at_once(
-    cmd: Any, backend: KindBackend
-) -> None:
-    looping = pod("p", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=2)
-    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": [looping]}))
-    worker = KindWorker(backend, "local", REV2, expect_exit=True)
-    assert worker.base_url == track.UNREACHABLE
-    assert not any("port-forward" in a for a in cmd.argvs())
-
-
-# -- demo verbs ------------------------------------------------------------------------------
-
-
-def test_kind_up_without_kind_prints_one_line_per_miss_and_the_docker_track(
-    cmd: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def require(track_name: str) -> None:
-        raise PreflightFailed(
-            track_name,
-            [
-                Finding("kind", "fail", "`kind` is not on PATH", "install kind v0.29.0"),
-                Finding("kubectl", "fail", "`kubectl` is not on PATH", "install kubectl"),
-            ],
-        )
-
-    monkeypatch.setattr(track.preflight, "require", require)
-    lines: list[str] = []
-    assert track.kind_up(lines.append, runner=cmd) == 1
-    assert lines == [
-        "✗ kind: `kind` is not on PATH — install kind v0.29.0",
-        "✗ kubectl: `kubectl` is not on PATH — install kubectl",
-        "next: install what is missing (above), or run this verb with `--track docker` "
-        "(same scenario, pods as containers)",
-    ]
-    assert cmd.calls == []
-
-
-def test_kind_down_deletes_the_demo_cluster(cmd: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(track.CLUSTER_ENV, "x")
-    monkeypatch.delenv(track.CLUSTER_ENV)
-    monkeypatch.setattr(track.preflight, "require", lambda t: [])
-    cmd.on("kind", "get", "clusters", stdout="gtc-demo\n")
-    lines: list[str] = []
-    assert track.kind_down(lines.append, runner=cmd) == 0
-    assert cmd.argvs()[1:] == [
-        ["kind", "delete", "cluster", "--name", "gtc-demo"],
-        ["docker", "rm", "-f", "gtc-demo-registry"],
-    ]
-    assert lines == ["deleted kind cluster `gtc-demo` and its registry"]
-
-
-def test_demo_verbs_share_one_kept_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(track.CLUSTER_ENV, "x")  # recorded, so teardown restores the original
-    monkeypatch.delenv(track.CLUSTER_ENV)
-    assert track.demo_cluster_name() == "gtc-demo"
-    assert track.use_demo_cluster() == "gtc-demo"
-    monkeypatch.setenv(track.CLUSTER_ENV, "mine")
-    assert track.use_demo_cluster() == "mine" == track.demo_cluster_name()
-
-
-def test_wait_started_waits_out_scheduling_and_init_containers(
-    cmd: Any, backend: KindBackend, fake_clock: Any
-) -> None:
-    sel = f"greentic.ai/revision={REV2}"
-    initializing = {
-        "metadata": {"name": "p", "creationTimestamp": "t"},
-        "status": {"phase": "Pending"},
-    }
-    crashed = pod("p", running=False, waiting="CrashLoopBackOff", last_exit=1, restarts=1)
-    answers = iter([{"items": []}, {"items": [initializing]}, {"items": [crashed]}])
-    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel,
-               fn=lambda argv, _: track.Completed(argv, 0, json.dumps(next(answers))))  # fmt: skip
-    worker = KindWorker(
-        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
-    )
-    assert worker.wait_started(60).last_exit_code == 1
-    assert fake_clock.slept == [track.POLL_S, track.POLL_S]
-
-
 # -- the pod-track surface the pod scenarios use (scenarios/_pods.py) ------------------------
 
 
@@ -502,33 +288,20 @@ def test_workloads_are_the_envs_deployments_with_an_available_pod(
         ]
 
 
-def test_a_pod_worker_reports_restarts_and_readiness(cmd: Any, backend: KindBackend) -> None:
-    serving = pod("p", running=True, ready=True, restarts=2)
-    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": [serving]}))
-    worker = KindWorker(backend, "local", REV1)
-    assert (worker.restarts(), worker.ready()) == (2, True)
-    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": []}))
-    assert (worker.restarts(), worker.ready()) == (0, False)
-
-
-def test_the_kind_backend_is_a_pod_backend_for_the_pod_scenarios(backend: KindBackend) -> None:
-    """scenarios/_pods.py duck-types these; the docker backend has the same."""
-    for verb in ("serve_bundles", "registry", "authority_for", "bundle_uri_for", "start",
-                 "reconcile", "workloads", "worker"):  # fmt: skip
-        assert callable(getattr(backend, verb))
-    worker = KindWorker(backend, "local", REV1)
-    for method in ("exit_code", "stdout", "stderr", "logs", "wait_banner", "wait_exited",
-                   "env_file", "stop", "restarts", "ready"):  # fmt: skip
-        assert callable(getattr(worker, method))
-
-
-def test_session_clusters_are_deleted_at_session_end_unless_kept(cmd: Any, tmp_path: Path) -> None:
-    own = KindCluster("gtc-gw0-ab12", run_id="gw0-ab12", workdir=tmp_path, runner=cmd)
-    kept = KindCluster("gtc-demo", run_id="gtc-demo", workdir=tmp_path, runner=cmd, keep=True)
-    track._CLUSTERS.update({"process": own, "gtc-demo": kept})
-    assert track.close_session_clusters() == ["gtc-gw0-ab12"]
-    assert track._CLUSTERS == {}
-    assert cmd.argvs() == [
-        ["kind", "delete", "cluster", "--name", "gtc-gw0-ab12"],
-        ["docker", "rm", "-f", "gtc-gw0-ab12-registry"],
-    ]
+def test_the_kind_backend_is_a_pod_backend_with_every_pod_capability(
+    backend: KindBackend, tmp_path: Path
+) -> None:
+    """The runner reads `capabilities` off the class; the pod scenarios call PodBackend."""
+    assert KindBackend.capabilities == tracks.POD_CAPABILITIES
+    assert {
+        tracks.Capability.RECONCILE,
+        tracks.Capability.READINESS,
+        tracks.Capability.RESTARTS,
+        tracks.Capability.PREVIOUS_LOGS,
+        tracks.Capability.PORT_FORWARD,
+    } <= KindBackend.capabilities
+    assert isinstance(backend, tracks.PodBackend)
+    with ExitStack() as stack:
+        worker = backend.worker(context(tmp_path, stack), "local", REV1)
+    # a PodWorker (isinstance on 3.11 reads base_url: test_kind_worker.py checks it with a pod)
+    assert type(worker) is KindWorker and (worker.env_id, worker.revision_id) == ("local", REV1)

@@ -4,6 +4,7 @@ connections and 502s lead to a new forward to the new pod; deadlines are fake-cl
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.kube import kubectl
 from harness.kube import portforward as pfm
-from harness.kube.kind import Completed
-from harness.kube.portforward import PortForward, PortForwardError, Restart
+from harness.kube.commands import Completed
+from harness.kube.portforward import PodForward, PortForward, PortForwardError, Restart
 
 KUBECTL = ["kubectl", "--context", "kind-x"]
 NS, SEL = "gtc-local", "greentic.ai/revision=01JREV"
@@ -66,7 +68,7 @@ class Kube:
     def run(
         self, argv: Sequence[str], *, timeout: float, input: str | None = None, env: Any = None
     ) -> Completed:
-        assert list(argv) == pfm.get_pods_cmd(KUBECTL, NS, SEL)
+        assert list(argv) == kubectl.pods_cmd(KUBECTL, NS, SEL)
         return Completed(tuple(argv), 0, json.dumps({"items": self.pods}))
 
     def spawn(self, argv: Sequence[str]) -> FakeProc:
@@ -112,7 +114,7 @@ def test_ready_pods_are_running_ready_not_terminating_newest_first() -> None:
             {"metadata": {"name": "pending"}, "status": {"phase": "Pending"}},
         ]
     }
-    assert pfm.ready_pods(doc) == ["new", "old"]
+    assert kubectl.ready_pods(doc) == ["new", "old"]
 
 
 def test_parse_forwarding_reads_the_ipv4_line_only() -> None:
@@ -151,7 +153,7 @@ def test_failure_reason_classifies_outcomes() -> None:
 
 
 def test_port_forward_command_is_exact() -> None:
-    assert pfm.port_forward_cmd(KUBECTL, NS, "p1", 8080) == [
+    assert kubectl.port_forward_cmd(KUBECTL, NS, "p1", 8080) == [
         "kubectl", "--context", "kind-x", "-n", NS, "port-forward", "pod/p1", ":8080",
         "--address", "127.0.0.1",
     ]  # fmt: skip
@@ -172,7 +174,7 @@ def test_start_waits_for_a_ready_pod_then_forwards_to_it(fake_clock: Any) -> Non
     pf.runner = type("R", (), {"run": staticmethod(run)})()
     pf.start()
     assert (pf.pod, pf.local_port) == ("w1", 40001)
-    assert kube.spawned == [pfm.port_forward_cmd(KUBECTL, NS, "w1", 8080)]
+    assert kube.spawned == [kubectl.port_forward_cmd(KUBECTL, NS, "w1", 8080)]
     assert fake_clock.slept == [pfm.POLL_S, pfm.POLL_S]
     assert pf.url("/status") == "http://127.0.0.1:40001/status"
 
@@ -256,3 +258,52 @@ def test_restarts_are_bounded(fake_clock: Any) -> None:
     with pytest.raises(PortForwardError) as err:
         pf.ensure()
     assert "restarted 2 times; giving up (process-exited)" in err.value.message
+
+
+# -- the forward bound to one pod ------------------------------------------------------------
+
+# stands in for `kubectl port-forward pod/w1 :8080`: serves on a free loopback port, says so
+FAKE_KUBECTL = """
+import http.server
+class Pod(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"served by w1")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Pod)
+print(f"Forwarding from 127.0.0.1:{server.server_port} -> 8080", flush=True)
+server.serve_forever()
+"""
+
+
+def test_a_pod_forward_serves_until_its_pod_is_gone_and_is_never_moved() -> None:
+    spawned: list[list[str]] = []
+    procs: list[pfm.PopenProcess] = []
+
+    def spawn(argv: Sequence[str]) -> pfm.PopenProcess:
+        spawned.append(list(argv))
+        procs.append(pfm.PopenProcess([sys.executable, "-c", FAKE_KUBECTL]))
+        return procs[-1]
+
+    forward = PodForward(KUBECTL, NS, "w1", 8080, spawn=spawn, start_timeout=20)
+    with forward as base:
+        assert spawned == [kubectl.port_forward_cmd(KUBECTL, NS, "w1", 8080)]
+        assert httpx.get(base + "/status", timeout=5).text == "served by w1"
+        procs[0].terminate()  # the pod was deleted: kubectl's forward ends with it
+        assert not forward.alive()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(base + "/status", timeout=5)
+        assert forward.url() == base and len(spawned) == 1  # not re-forwarded to another pod
+
+
+def test_a_pod_forward_that_kubectl_refuses_names_the_pod_and_what_kubectl_said(
+    fake_clock: Any,
+) -> None:
+    kube = Kube(silent=True)
+    forward = PodForward(KUBECTL, NS, "w1", 8080, spawn=kube.spawn, clock=fake_clock)
+    with pytest.raises(PortForwardError) as err:
+        forward.start()
+    assert f"pod/w1 port 8080 in `{NS}`" in err.value.message
+    assert "unable to forward port because pod is not running" in err.value.message
+    assert err.value.hint == f"kubectl -n {NS} describe pod w1; is it Running?"
+    assert kube.procs[0].terminated and forward.local_port is None

@@ -12,7 +12,7 @@ import yaml
 
 from harness import k8s_fixtures, preflight
 from harness.errors import HarnessError
-from harness.kube import kind
+from harness.kube import kind, kubectl
 from harness.preflight import Finding, PreflightFailed
 
 KUBECTL_JSON = json.dumps({"clientVersion": {"gitVersion": "v1.33.1"}})
@@ -119,7 +119,7 @@ def test_the_docker_track_does_not_need_kind(host: FakeHost) -> None:
 
 def test_context_reachable_or_not(host: FakeHost, cmd: Any, tmp_path: Any) -> None:
     kc = tmp_path / "kc"
-    argv = kind.kubectl_cmd(
+    argv = kubectl.kubectl_cmd(
         "kind-gtc", "version", "-o", "json", "--request-timeout=5s", kubeconfig=kc
     )
     cmd.on(*argv, stdout=json.dumps({"serverVersion": {"gitVersion": "v1.33.1"}}))

@@ -1,0 +1,189 @@
+"""kubectl as data: the argv of every kubectl call the kind track makes, and what it reads back.
+
+Pure functions only: argv builders take the `kubectl --context …` prefix (`kubectl_cmd`), so a
+command never lands on the user's current context; parsers take the JSON kubectl printed. The
+track, the worker, the port-forward and the artifacts run these through `commands.Runner`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKER_CONTAINER = "worker"
+
+
+# -- command lines ---------------------------------------------------------------------------
+
+
+def kubeconfig_flag(kubeconfig: Path | None) -> list[str]:
+    """`--kubeconfig K` when the cluster has its own kubeconfig (kind and kubectl alike)."""
+    return ["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else []
+
+
+def kubectl_cmd(context: str, *args: str, kubeconfig: Path | None = None) -> list[str]:
+    """`kubectl [--kubeconfig K] --context C <args>`: never the user's current context."""
+    return ["kubectl", *kubeconfig_flag(kubeconfig), "--context", context, *args]
+
+
+def label_selector(labels: Mapping[str, str]) -> str:
+    """`k=v,k=v` in a stable order, for `-l`."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def pods_cmd(kubectl: Sequence[str], ns: str, selector: str) -> list[str]:
+    return [*kubectl, "-n", ns, "get", "pods", "-l", selector, "-o", "json"]
+
+
+def deployments_cmd(kubectl: Sequence[str], ns: str, selector: str) -> list[str]:
+    return [*kubectl, "-n", ns, "get", "deployments", "-l", selector, "-o", "json"]
+
+
+def rollout_status_cmd(
+    kubectl: Sequence[str], ns: str, deployment: str, timeout_s: int
+) -> list[str]:
+    return [
+        *kubectl,
+        "-n",
+        ns,
+        "rollout",
+        "status",
+        f"deployment/{deployment}",
+        f"--timeout={timeout_s}s",
+    ]
+
+
+def logs_cmd(
+    kubectl: Sequence[str],
+    ns: str,
+    pod: str,
+    *,
+    previous: bool = False,
+    container: str = WORKER_CONTAINER,
+) -> list[str]:
+    argv = [*kubectl, "-n", ns, "logs", f"pod/{pod}", "-c", container]
+    return [*argv, "--previous"] if previous else argv
+
+
+def sigterm_cmd(
+    kubectl: Sequence[str], ns: str, pod: str, container: str = WORKER_CONTAINER
+) -> list[str]:
+    """SIGTERM to the worker's PID 1 from inside its container (python3 is in the image)."""
+    code = "import os, signal; os.kill(1, signal.SIGTERM)"
+    return [*kubectl, "-n", ns, "exec", pod, "-c", container, "--", "python3", "-c", code]
+
+
+def cat_cmd(kubectl: Sequence[str], ns: str, pod: str, container: str, path: str) -> list[str]:
+    """`kubectl exec … -- cat <path>`: one file of a container's filesystem on stdout."""
+    return [*kubectl, "-n", ns, "exec", pod, "-c", container, "--", "cat", path]
+
+
+def reset_namespace_cmd(kubectl: Sequence[str], ns: str) -> list[str]:
+    return [
+        *kubectl,
+        "delete",
+        "namespace",
+        ns,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=180s",
+    ]
+
+
+def port_forward_cmd(
+    kubectl: Sequence[str], namespace: str, pod: str, remote_port: int
+) -> list[str]:
+    """`<kubectl…> -n NS port-forward pod/P :REMOTE --address 127.0.0.1` (OS picks the port)."""
+    return [
+        *kubectl,
+        "-n",
+        namespace,
+        "port-forward",
+        f"pod/{pod}",
+        f":{remote_port}",
+        "--address",
+        "127.0.0.1",
+    ]
+
+
+# -- reading kubectl's JSON ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `kubectl get pod -o json` says about one container."""
+
+    running: bool
+    ready: bool
+    restarts: int
+    waiting_reason: str | None
+    last_exit_code: int | None
+
+
+def container_state(pod: Mapping[str, Any], container: str = WORKER_CONTAINER) -> ContainerState:
+    statuses = pod.get("status", {}).get("containerStatuses", [])
+    status: Mapping[str, Any] = next((c for c in statuses if c.get("name") == container), {})
+    state, last = status.get("state", {}), status.get("lastState", {})
+    terminated = state.get("terminated") or last.get("terminated") or {}
+    code = terminated.get("exitCode")
+    return ContainerState(
+        running="running" in state,
+        ready=bool(status.get("ready")),
+        restarts=int(status.get("restartCount", 0)),
+        waiting_reason=(state.get("waiting") or {}).get("reason"),
+        last_exit_code=int(code) if code is not None else None,
+    )
+
+
+def exited_code(state: ContainerState) -> int | None:
+    """The worker's exit code while it is down (crash loop, terminated), else None."""
+    return None if state.running else state.last_exit_code
+
+
+def running_workloads(deployments_json: Mapping[str, Any]) -> list[str]:
+    """Deployments with at least one available pod (`kubectl get deployments -o json`)."""
+    return sorted(
+        str(d["metadata"]["name"])
+        for d in deployments_json.get("items", [])
+        if int(d.get("status", {}).get("availableReplicas") or 0) >= 1
+    )
+
+
+def _created(pod: Mapping[str, Any]) -> str:
+    return str(pod["metadata"].get("creationTimestamp", ""))
+
+
+def newest_pod(pods_json: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The newest pod that is not terminating (a rollout's new pod), None when there is none."""
+    pods = [p for p in pods_json.get("items", []) if not p["metadata"].get("deletionTimestamp")]
+    pods.sort(key=_created, reverse=True)
+    return pods[0] if pods else None
+
+
+def _is_ready(pod: Mapping[str, Any]) -> bool:
+    meta, status = pod.get("metadata", {}), pod.get("status", {})
+    if meta.get("deletionTimestamp") or status.get("phase") != "Running":
+        return False
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])
+    )
+
+
+def ready_pods(pods_json: Mapping[str, Any]) -> list[str]:
+    """Names of Running, Ready, not-terminating pods, newest first (a rollout's new pod wins)."""
+    pods = [p for p in pods_json.get("items", []) if _is_ready(p)]
+    pods.sort(key=_created, reverse=True)
+    return [str(p["metadata"]["name"]) for p in pods]
+
+
+def gtc_namespaces(namespaces_json: Mapping[str, Any]) -> list[str]:
+    """The namespaces a scenario owns (`gtc-…`) from `kubectl get ns -o json`."""
+    items = namespaces_json.get("items", [])
+    names = [str(i.get("metadata", {}).get("name", "")) for i in items]
+    return sorted(n for n in names if n.startswith("gtc-"))
+
+
+def pod_names(pods_json: Mapping[str, Any]) -> list[str]:
+    return sorted(str(p["metadata"]["name"]) for p in pods_json.get("items", []))
