@@ -1,6 +1,7 @@
-"""Pod boot on the docker track: `Pods.sync(rendered objects)` → the worker pod Ready.
+"""Pod boot on the docker track: reconcile onto a DockerCluster → the worker pod Ready.
 
-The timed window covers what a cluster would do after `op env reconcile`: the sandbox and
+The timed window covers `reconcile.run` (the code of `op env reconcile`) onto the docker
+track's DockerCluster and what a cluster does after it: the sandbox and
 its tmpfs volumes, the init containers staging environment.json (and the dev-store), the
 runtime container's Python start and the readiness probe passing. Two cases: `probes` (a
 warmed revision with nothing to pull) and `pull` (the worker pulls perf-smoke from the
@@ -16,15 +17,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from greentic.deployer.k8s import inputs, naming, render
+from greentic.deployer.k8s import inputs, naming, reconcile, render
+from greentic.deployer.k8s.bodies import Body
 from greentic.store.envstore import Store
 from harness import k8s_fixtures
 from harness.context import new_run_id
 from harness.docker import pods, track
+from harness.docker.cluster import DockerCluster, state_path
 from harness.op import Gtc, operator_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,16 +74,19 @@ def author(work: Path, runtime_image: str, *, pull: bool) -> tuple[Path, str]:
     return store, revision_id
 
 
-def one_boot(objects: list[Any], worker: str, work: Path, images: Any, *, pull: bool) -> float:
+def one_boot(objects: list[Body], worker: str, work: Path, images: Any, *, pull: bool) -> float:
     run_id = new_run_id("bench-pod-boot", "docker")
     with pods.Pods(run_id, work_dir=work / run_id, sandbox_image=images.busybox) as pod_set:
+        cluster = DockerCluster(pod_set, state_file=state_path(work / run_id))
         if pull:
             fixture = {FIXTURE.name: FIXTURE.read_bytes()}
             server = k8s_fixtures.bundle_server(NAMESPACE, fixture, image=images.busybox)
-            pod_set.sync(server, apply_set="fixture")
+            cluster.apply([cast(Body, o) for o in server], field_manager="bench", force=True)
+            cluster.settle()
             pod_set.pod(k8s_fixtures.BUNDLE_SERVER).wait_ready(READY_DEADLINE_S)
         started = time.monotonic()
-        pod_set.sync(objects, apply_set=f"env:{ENV_ID}")
+        reconcile.run(objects, cluster=cluster, env_id=ENV_ID)
+        cluster.settle()
         pod_set.pod(worker).wait_ready(READY_DEADLINE_S, interval=0.02)
         return time.monotonic() - started
 
@@ -90,7 +96,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     images = track.local_images()
-    print(f"pod boot: sync → worker Ready on the docker track ({args.runs} runs each)")
+    print(f"pod boot: reconcile → worker Ready on the docker track ({args.runs} runs each)")
     print(f"  images: runtime {images.runtime}, init/sandbox {images.busybox}")
     with tempfile.TemporaryDirectory(prefix="gtc-pod-boot-") as tmp:
         for case in ("probes", "pull"):

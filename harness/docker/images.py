@@ -39,7 +39,7 @@ from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
 RUNTIME_DOCKERFILE = IMAGES_DIR / "runtime" / "Dockerfile"
 REGISTRY_CONTEXT = IMAGES_DIR / "registry"

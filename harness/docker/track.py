@@ -1,17 +1,18 @@
-"""The docker track: workers are the RENDERED pods, run as Docker containers by harness.docker.pods.
+"""The docker track: workers are the RENDERED pods, run as Docker containers.
 
-`start()` binds the k8s deployer (answers: the content-hashed runtime image of harness.docker.images
-and `oci_insecure_registries`), renders the env with the same `render.render` that
-`op env render` prints, syncs the objects into this run's `Pods` and returns the routed
-revision's worker pod. Bundle sources are pods too, from harness.k8s_fixtures: a busybox httpd
-`gtc-bundle-server:8080` and a registry `gtc-oci-registry:5000` (pushed to through its
-published loopback port). Selected by `--track docker`; everything is labelled with the run id.
+`reconcile()` binds the k8s deployer (answers: the content-hashed runtime image of
+harness.docker.images and `oci_insecure_registries`) and runs exactly what `gtc op env
+reconcile` runs — `greentic.deployer.k8s.verbs.reconcile_env` — onto this run's DockerCluster
+(harness.docker.cluster), whose objects are real pods; `start()` returns the routed
+revision's worker pod. Bundle sources are pods too, from harness.k8s_fixtures, applied through
+the same cluster: a busybox httpd `gtc-bundle-server:8080` and a registry `gtc-oci-registry:5000`
+(pushed to through its published loopback port). Selected by `--track docker`; everything is
+labelled with the run id.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from greentic.deployer.k8s import inputs, naming, render
+from greentic.deployer.k8s import naming, verbs
+from greentic.deployer.k8s.bodies import Body
 from greentic.store.envstore import Store
-from harness import k8s_fixtures, tracks, waits
+from harness import k8s_fixtures, tracks
+from harness.docker.cluster import DockerCluster, content, state_path
 from harness.docker.pods import DEPLOYMENT_LABEL, NAMESPACE_LABEL, ROLE_LABEL, RUN_LABEL, Pod, Pods
+from harness.docker.worker import DockerWorker
 from harness.errors import HarnessError
 from harness.op import Gtc, operator_env
 from harness.registry import registry_pulls
@@ -43,13 +47,9 @@ if TYPE_CHECKING:
     from harness.docker import images as images_mod
 
 DEPLOYER_ANSWERS = "env-packs/deployer/answers.json"
-SERVE_PORT = 8080
-STAGE_HOME = "/var/greentic"
 READY_DEADLINE_S = 90.0
 FIXTURE_READY_S = 60.0
-POLL_S = 0.1
-BUNDLE_SET = f"fixture:{k8s_fixtures.BUNDLE_SERVER}"
-REGISTRY_SET = f"fixture:{k8s_fixtures.OCI_REGISTRY}"
+FIXTURE_MANAGER = "greentic-harness"  # the field manager of the bundle-source fixtures
 
 _IMAGES: images_mod.Images | None = None
 _IMAGES_LOCK = threading.Lock()
@@ -115,7 +115,7 @@ class DockerDistributor(PodDistributor["DockerBackend"]):
     def sync(self) -> None:
         ns = self.backend.namespace
         objects = k8s_fixtures.bundle_server(ns, self.served(), image=self.backend.images.busybox)
-        self.backend.pods.sync(objects, apply_set=BUNDLE_SET)
+        self.backend.apply_fixture(objects)
         self.backend.pods.pod(k8s_fixtures.BUNDLE_SERVER).wait_ready(FIXTURE_READY_S)
 
 
@@ -142,82 +142,14 @@ class DockerRegistry:
         return registry_pulls(self.pod.stdout() + self.pod.stderr(), self.authority, repository_tag)
 
 
-# -- the worker --------------------------------------------------------------------------------
-
-
-@dataclass
-class DockerWorker:
-    """The pod of one Deployment (implements `RunningWorker`, plus `restarts()`/`ready()`).
-
-    Looks its pod up on every call, so after a sync that replaced the pod it reads the new one.
-    """
-
-    backend: DockerBackend
-    env_id: str
-    deployment: str
-
-    @property
-    def pod(self) -> Pod:
-        return self.backend.pods.pod(self.deployment, namespace=self.backend.namespace)
-
-    @property
-    def base_url(self) -> str:
-        return self.pod.url(SERVE_PORT)
-
-    def exit_code(self) -> int | None:
-        return self.pod.exit_code()
-
-    def stdout(self) -> str:
-        return self.pod.stdout()
-
-    def stderr(self) -> str:
-        """stderr of the earlier runs (a crash loop's refusals) then of the current one."""
-        return self.pod.stderr()
-
-    def logs(self) -> str:
-        return self.pod.logs()
-
-    def restarts(self) -> int:
-        return self.pod.restarts()
-
-    def ready(self) -> bool:
-        return self.pod.ready()
-
-    def inspect(self) -> dict[str, Any]:
-        """`docker inspect` of the worker container's current run."""
-        return self.pod.inspect()
-
-    def wait_banner(self, regex: str, deadline_s: float) -> re.Match[str]:
-        return waits.until_log(
-            self,
-            regex,
-            text=self.stdout,
-            timing=waits.Timing(timeout=deadline_s, interval=POLL_S),
-            hint=f"read the pod logs under {self.backend.pods.logs_dir} ({self.pod.name})",
-        ).wait()
-
-    def wait_exited(self, deadline_s: float) -> int:
-        return waits.until_exit(
-            self, timing=waits.Timing(timeout=deadline_s, interval=POLL_S)
-        ).wait()
-
-    def env_file(self, rel: str) -> bytes | None:
-        """A file of the pod's own store (its HOME emptyDir, read through the sandbox)."""
-        return self.pod.read_file(f"{STAGE_HOME}/.greentic/environments/{self.env_id}/{rel}")
-
-    def stop(self) -> int | None:
-        """SIGTERM the worker container (the pod is replaced on the next sync, as a deleted
-        pod is recreated by its Deployment); its exit code."""
-        return self.pod.stop()
-
-
 # -- the backend -------------------------------------------------------------------------------
 
 
 class DockerBackend:
-    """Workers as rendered pods on the local Docker engine (implements `WorkerBackend`)."""
+    """Workers as rendered pods on the local Docker engine (implements `PodBackend`)."""
 
     track = "docker"
+    capabilities = frozenset(tracks.Capability)
 
     def __init__(self, *, env_id: str = ENV_ID) -> None:
         self.env_id = env_id
@@ -225,8 +157,9 @@ class DockerBackend:
         self.insecure: list[str] = []
         self._ctx: ScenarioContext | None = None
         self._pods: Pods | None = None
+        self._cluster: DockerCluster | None = None
         self._images: images_mod.Images | None = None
-        self._syncs = 0
+        self._reconciles = 0
 
     # -- plumbing ------------------------------------------------------------------------------
     def bind(self, ctx: ScenarioContext) -> None:
@@ -243,6 +176,7 @@ class DockerBackend:
             sandbox_image=self._images.busybox,
         )
         self._pods = ctx.stack.enter_context(pods)
+        self._cluster = DockerCluster(self._pods, state_file=state_path(ctx.work_dir / "pods"))
         if ctx.keep:
             ctx.notes.append(
                 f"pods kept running (run id {ctx.run_id}); remove them with "
@@ -254,6 +188,19 @@ class DockerBackend:
         if self._pods is None:
             raise RuntimeError("the docker backend is not bound to a run (call bind(ctx))")
         return self._pods
+
+    @property
+    def cluster(self) -> DockerCluster:
+        if self._cluster is None:
+            raise RuntimeError("the docker backend is not bound to a run (call bind(ctx))")
+        return self._cluster
+
+    def apply_fixture(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        """Apply a bundle-source fixture through the cluster (never `managed-by: greentic`, so
+        the env's prune leaves it alone) and run its pods."""
+        bodies: list[Body] = [json.loads(json.dumps(o)) for o in objects]
+        self.cluster.apply(bodies, field_manager=FIXTURE_MANAGER, force=True)
+        self.cluster.settle()
 
     @property
     def images(self) -> images_mod.Images:
@@ -277,8 +224,7 @@ class DockerBackend:
 
     def registry(self, ctx: ScenarioContext) -> DockerRegistry:
         self.bind(ctx)
-        objects = k8s_fixtures.oci_registry(self.namespace, image=self.images.registry)
-        self.pods.sync(objects, apply_set=REGISTRY_SET)
+        self.apply_fixture(k8s_fixtures.oci_registry(self.namespace, image=self.images.registry))
         pod = self.pods.pod(k8s_fixtures.OCI_REGISTRY)
         pod.wait_ready(FIXTURE_READY_S)
         return DockerRegistry(self, pod)
@@ -298,7 +244,7 @@ class DockerBackend:
         env: dict[str, str] | None = None,
         expect_exit: bool = False,
     ) -> DockerWorker:
-        """Render + sync, then the serving pod (see `serving_deployment`), Ready unless it is
+        """Reconcile, then the serving pod (see `serving_deployment`), Ready unless it is
         expected to refuse. `pod` is the host track's notion; here each Deployment is one."""
         self.insecure = insecure_from(env, self.insecure, track=self.track, error=DockerTrackError)
         self.reconcile(ctx, env_id)
@@ -310,22 +256,33 @@ class DockerBackend:
 
     # -- the pod-track verbs (shared with the kind backend) ------------------------------------
     def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
-        """Bind the deployer to the local image, render, and sync: the docker track's
-        `op env reconcile`, with the same `applied`/`pruned` counts."""
+        """Bind the deployer to the local image, then `verbs.reconcile_env` — the code of
+        `gtc op env reconcile` — onto this run's DockerCluster, and run the pods it asks for.
+        The product's result (`applied`, `pruned`, `changed`, `objects`, …) plus `pods`: the
+        Deployments whose pods were started, replaced or removed."""
         self.bind(ctx)
         self._check_env(env_id)
         self._bind_deployer(ctx, env_id)
-        objects = render.render(inputs.load(Store(ctx.store_root), env_id))
-        self._syncs += 1
-        ctx.artifacts.write_text(f"rendered/{self._syncs:02d}-{env_id}.yaml", to_yaml(objects))
-        result = self.pods.sync(objects, apply_set=f"env:{env_id}")
-        doc = {
-            "namespace": self.namespace,
-            **result.to_json(),
-            "objects": [{"kind": o["kind"], "name": o["metadata"]["name"]} for o in objects],
-        }
-        ctx.artifacts.append_json("docker-sync.jsonl", doc)
+        self._reconciles += 1
+        result = verbs.reconcile_env(
+            Store(ctx.store_root), env_id, connect=lambda _context: self.cluster
+        )
+        ctx.artifacts.write_text(
+            f"rendered/{self._reconciles:02d}-{env_id}.yaml", to_yaml(self.env_objects())
+        )
+        doc = {**result, "pods": self.cluster.settle().to_json()}
+        ctx.artifacts.append_json("docker-reconcile.jsonl", doc)
         return doc
+
+    def env_objects(self) -> list[dict[str, Any]]:
+        """What the cluster holds for the env (managed by greentic), as applied (no server
+        metadata, no status): the rendered objects of the last reconcile."""
+        return [
+            content(o)
+            for key, o in sorted(self.cluster.objects.items())
+            if key.namespace in (None, self.namespace)
+            and (o["metadata"].get("labels") or {}).get(naming.MANAGED_BY) == naming.MANAGER
+        ]
 
     def workloads(self, ctx: ScenarioContext, env_id: str) -> list[str]:
         """The env's Deployments that have a running container, as Docker itself lists them."""

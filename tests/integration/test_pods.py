@@ -124,8 +124,10 @@ def test_locked_down_worker_pulls_and_serves_and_a_secret_change_rolls_only_it(
 
     assert result["applied"] == 15  # 12 env-level + the dev-store Secret + the worker pair
     assert result["pruned"] == 0
-    assert result["replaced"] == [worker.deployment]
-    assert result["started"] == [] and result["removed"] == []
+    changed = [(o["kind"], o["name"]) for o in result["objects"] if o["action"] != "unchanged"]
+    assert changed == [("Secret", "gtc-dev-secrets"), ("Deployment", worker.deployment)]
+    assert result["pods"]["replaced"] == [worker.deployment]
+    assert result["pods"]["started"] == [] and result["pods"]["removed"] == []
     assert worker.pod.plan.annotations[naming.DEV_STORE_HASH] != old_hash
     after = {p.deployment: (p.name, p.container_id()) for p in backend.pods.pods()}
     assert after[worker.deployment] != before[worker.deployment]
@@ -305,8 +307,7 @@ def pod_set(tmp_path: Path) -> Iterator[pods.Pods]:
 
 
 def test_pod_mechanics_on_busybox(pod_set: pods.Pods) -> None:
-    result = pod_set.sync(mechanics(), apply_set="mechanics")
-    assert (result.applied, result.pruned) == (7, 0)
+    result = pod_set.sync(mechanics())
     assert sorted(result.started) == ["badinit", "client", "crasher", "web"]
 
     web, client = pod_set.pod("web"), pod_set.pod("client")
@@ -337,8 +338,7 @@ def test_pod_mechanics_on_busybox(pod_set: pods.Pods) -> None:
     assert badinit.container_id() is None  # the main container never started
 
     # a ConfigMap change reaches the running pod's files; nothing restarts (no template change)
-    again = pod_set.sync(mechanics(with_failures=False, greeting="hi"), apply_set="mechanics")
-    assert (again.applied, again.pruned) == (5, 2)
+    again = pod_set.sync(mechanics(with_failures=False, greeting="hi"))
     assert sorted(again.removed) == ["badinit", "crasher"]
     assert again.started == () and again.replaced == ()
     assert pod_set.pod("web") is web
