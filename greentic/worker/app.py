@@ -170,8 +170,12 @@ async def read_body(receive: Receive, declared: str | None) -> bytes:
 
 
 def parse_json_body(body: bytes) -> Any:
-    """An empty body is null; anything else must be JSON (ValueError otherwise)."""
-    return json.loads(body) if body.strip() else None
+    """An empty body is null; anything else must be JSON (ValueError otherwise, also for
+    nesting too deep to decode: a client's mistake is a 4xx, never a 500)."""
+    try:
+        return json.loads(body) if body.strip() else None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 class WorkerApp:

@@ -53,6 +53,8 @@ def parse(body: bytes) -> InvokeRequest:
         doc = json.loads(body) if body else None
     except ValueError as exc:
         raise BadInvoke(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise BadInvoke("not JSON (nested too deeply)") from None
     if not isinstance(doc, dict):
         raise BadInvoke("expected a JSON object")
     tenant = doc.get("tenant")

@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 from bundle_support import FIXTURES, Distributor, Route
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tunnel_fakes import TUNNEL_URL, FakeBotApi, alive, fake_cloudflared, gone_within
 
 from greentic.deployer import messaging
@@ -502,3 +505,55 @@ def test_a_read_only_dev_store_fails_the_boot_loudly(
     assert f"io error on {dev}" in err
     assert "must be a writable file" in err
     assert not [line for line in worker.out if line.startswith("serving ")]
+
+
+TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    bot=st.integers(min_value=10**6, max_value=10**10),
+    tail=st.text(TOKEN_CHARS, min_size=20, max_size=40),
+    secret=st.text(TOKEN_CHARS, min_size=16, max_size=64),
+)
+def test_property_tokens_and_secrets_never_reach_any_output(
+    bot: int, tail: str, secret: str
+) -> None:
+    token = f"{bot}:{tail}"
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Distributor() as distributor,
+        FakeBotApi({token}) as api,
+    ):
+        root, work = Path(tmp) / "store", Path(tmp)
+        body = (FIXTURES / "webchat-bot.gtbundle").read_bytes()
+        authored = author(root, distributor.add("/b.gtbundle", Route(body=body)), token=token)
+        dev = DevStore(root / "local" / ".greentic" / "dev" / ".dev.secrets.env")
+        ref = f"secret://local/default/_/messaging-{authored.endpoint_id.lower()}/webhook_secret"
+        dev.put(ref, secret)
+        started: list[Worker] = []
+        try:
+            worker, _ = tunneled(root, work, started, {"GREENTIC_TELEGRAM_API_BASE": api.base})
+            port = int(worker.expect(BANNER.pattern).group(1))
+            worker.expect(r"^webhook registered: ")
+            main = f"http://127.0.0.1:{port}"
+            good = {"x-telegram-bot-api-secret-token": secret}
+            assert httpx.post(f"{main}/webhook/telegram", json=update(), headers=good).is_success
+            api.wait_for("sendMessage")
+            bad = {"x-telegram-bot-api-secret-token": secret[:-1]}
+            assert (
+                httpx.post(f"{main}/webhook/telegram", json=update(), headers=bad).status_code
+                == 401
+            )
+            status = httpx.get(f"{main}/status").text
+            result = stop(root)
+            assert worker.wait() == 0
+        finally:
+            for w in started:
+                w.kill()
+        logs = root / "local" / "logs"
+        seen = "\n".join(
+            [*worker.out, *worker.err, status, result.stdout, result.stderr]
+            + [(logs / name).read_text() for name in ("system.log", "cloudflared.log")]
+        )
+        assert token not in seen and tail not in seen and secret not in seen
