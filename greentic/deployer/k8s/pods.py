@@ -16,6 +16,7 @@ from greentic.deployer.k8s.answers import K8sAnswers
 from greentic.spec.environment import Revision
 
 SERVE_PORT = 8080
+ADMIN_PORT = SERVE_PORT + 1  # the worker's loopback admin listener when tunneled
 STAGE_HOME = "/var/greentic"
 ENV_STORE_SRC = "/etc/greentic/env-store"
 DEV_SECRETS_SRC = "/etc/greentic/dev-secrets"
@@ -122,8 +123,11 @@ def _stage_dev_secrets(pod: Pod) -> dict[str, Any]:
 def pod_spec(pod: Pod, container: str, rev: Revision | None) -> dict[str, Any]:
     """Router (rev None) or worker pod: restricted security, staged HOME, readiness probe."""
     args = ["start", "--env", pod.env_id]
+    ports = [{"name": "http", "containerPort": SERVE_PORT}]
     if rev is not None and pod.answers.tunnel == "cloudflared":
         args += ["--cloudflared", "on", "--cloudflared-binary", CLOUDFLARED_BINARY]
+        # the loopback-only admin listener (/chat, /workers/invoke): `kubectl port-forward 8081`
+        ports.append({"name": "admin", "containerPort": ADMIN_PORT})
     main: dict[str, Any] = {"name": container, "image": pod.answers.runtime_image}
     if pod.answers.image_pull_policy:
         main["imagePullPolicy"] = pod.answers.image_pull_policy
@@ -131,7 +135,7 @@ def pod_spec(pod: Pod, container: str, rev: Revision | None) -> dict[str, Any]:
         "args": args,
         "securityContext": _container_security(),
         "resources": _resources(),
-        "ports": [{"name": "http", "containerPort": SERVE_PORT}],
+        "ports": ports,
         "env": _env_vars(pod, rev),
         "volumeMounts": [
             {"name": "greentic-home", "mountPath": STAGE_HOME},
