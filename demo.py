@@ -1,15 +1,16 @@
 """demo.py — run the Greentic scenarios by name: `python demo.py host-pull`, `list`, `host-stop`.
 
-Every scenario in scenarios/ is a verb (run through `harness.runner`, the same entry pytest
-uses); `COMMANDS` adds the verbs that are not scenarios and `PENDING` names the ones other
-tracks will bring. Each assertion prints a green line; a failure prints its cause and the
-next step on one line, never a traceback; the exit code is 0 or 1.
+Every scenario in scenarios/ is a verb, run through `harness.runner` (the same entry pytest
+uses) on `--track` or the first track that has what it needs; `COMMANDS` adds the verbs that
+are not scenarios and `NOT_YET` names the SPEC §9 verbs this checkout does not have. This file
+only parses, prints and calls the harness. Each assertion prints a green line; a failure prints
+its cause and the next step on one line, never a traceback. Exit code: 0 when the verb did
+what it says, else 1 (a scenario the chosen track cannot host prints SKIP and exits 1).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -41,11 +42,10 @@ def _ensure_venv() -> None:
 _ensure_venv()
 
 import scenarios  # noqa: E402
-from harness import reap, runner  # noqa: E402
+from harness import kept, runner  # noqa: E402
 from harness.artifacts import default_root  # noqa: E402
 from harness.context import Check, ScenarioResult  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
-from harness.process import pid_alive, stop_pid  # noqa: E402
 
 # -- output -------------------------------------------------------------------------------
 COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -61,6 +61,10 @@ def green(text: str) -> str:
 
 def red(text: str) -> str:
     return paint(text, "31")
+
+
+def yellow(text: str) -> str:
+    return paint(text, "33")
 
 
 def dim(text: str) -> str:
@@ -100,61 +104,22 @@ def relative(path: Path) -> str:
         return str(path)
 
 
-# -- state of the worker host-pull leaves running -----------------------------------------
-HOST_STOP = f"{relative(VENV_PYTHON)} {relative(REPO / 'demo.py')} host-stop"
-
-
-def state_file() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "greentic-demo" / "host-pull.json"
-
-
-def write_state(result: ScenarioResult) -> None:
-    path = state_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "run_id": result.run_id,
-        "artifacts": str(result.artifacts),
-        "urls": result.urls,
-        "kept": [k.to_json() for k in result.kept],
-    }
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-
-
-def stop_recorded(quiet: bool = False) -> int:
-    """Stop what the last host-pull left running (only pids that still carry its run id)."""
-    path = state_file()
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if not quiet:
-            print(f"no host-pull worker is recorded ({relative(path)} is absent); nothing to stop")
-        return 0
-    except ValueError:
-        path.unlink(missing_ok=True)
-        print(red("✗") + f" {relative(path)} was unreadable; removed it — next: rerun host-stop")
-        return 1
-    run_id = state.get("run_id", "")
-    url = state.get("urls", {}).get("worker", "")
-    failed = 0
-    for kept in state.get("kept", []):
-        pid = int(kept["pid"])
-        if not pid_alive(pid) or reap.run_id_of(pid) != run_id:
-            if not quiet:
-                print(dim(f"  · {kept['what']} (pid {pid}) is no longer running"))
-            continue
-        if stop_pid(pid):
-            print(f"  {green('✓')} stopped {kept['what']} (pid {pid}) {dim(url)}")
-        else:
-            failed += 1
-            print(f"  {red('✗')} {kept['what']} (pid {pid}) did not stop — next: kill -9 {pid}")
-    for leftover in reap.reap(run_id):
-        print(dim(f"  · swept {leftover}"))
-    path.unlink(missing_ok=True)
-    return 1 if failed else 0
+def print_outcome(name: str, result: ScenarioResult) -> None:
+    """The run's last line: PASS, SKIP with the reason, or FAIL with cause and next step."""
+    if result.skipped is not None:
+        print(f"{yellow('SKIP ' + name)} [{result.track}]: {cause_and_next(result.skipped, None)}")
+    elif result.ok:
+        took = f" in {result.elapsed_s:.1f}s · {relative(result.artifacts)}/"
+        print(green(f"PASS {name}") + dim(took))
+    else:
+        why = cause_and_next(result.error or "a check failed", result.artifacts)
+        print(f"{red('✗ FAIL ' + name)}: {why}")
 
 
 # -- verbs --------------------------------------------------------------------------------
+HOST_STOP = f"{relative(VENV_PYTHON)} {relative(REPO / 'demo.py')} host-stop"
+
+
 @dataclass(frozen=True)
 class Options:
     verb: str
@@ -168,21 +133,20 @@ class Options:
 def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> ScenarioResult | None:
     """Run one scenario with live output; None when it could not even start."""
     module = scenarios.load(name)
-    tracks: tuple[str, ...] = module.TRACKS
-    track = opts.track or tracks[0]
-    variant = opts.variant or runner.variants_of(module)[0]
-    label = f"{track}{'/' + variant if variant else ''}"
     try:
+        track = opts.track or runner.default_track(module)
+        variant = opts.variant or runner.variants_of(module)[0]
         runner.check_runnable(module, track, variant)
     except HarnessError as exc:
         print(f"{red('✗')} {cause_and_next(str(exc), None)}")
         return None
-    if track == "kind":  # stop at the preflight: one line per miss, then `--track docker`
+    if track == "kind" and runner.skip_reason(module, track) is None:
         from harness.kube import verbs as kind_track
 
         kind_track.use_demo_cluster()  # kind-up's kept cluster (created here when absent)
-        if not kind_track.demo_preflight(print):
+        if not kind_track.demo_preflight(print):  # one line per miss, then `--track docker`
             return None
+    label = f"{track}{'/' + variant if variant else ''}"
     print(bold(f"{name} [{label}]") + dim(f"  {scenarios.summary(module)}"), flush=True)
     try:
         result = runner.execute(
@@ -196,14 +160,7 @@ def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> Scena
     except HarnessError as exc:
         print(f"{red('✗')} {cause_and_next(str(exc), None)}")
         return None
-    if result.ok:
-        print(
-            green(f"PASS {name}")
-            + dim(f" in {result.elapsed_s:.1f}s · {relative(result.artifacts)}/")
-        )
-    else:
-        why = cause_and_next(result.error or "a check failed", result.artifacts)
-        print(f"{red('✗ FAIL ' + name)}: {why}")
+    print_outcome(name, result)
     return result
 
 
@@ -214,12 +171,14 @@ def verb_scenario(opts: Options) -> int:
 
 def verb_host_pull(opts: Options) -> int:
     """host-pull, leaving the worker serving (seeds/001: `./demo.sh host-pull`)."""
-    stop_recorded(quiet=True)  # a previous demo worker would hold the port
+    report_stopped(quiet=True)  # a previous demo worker would hold the port
     result = run_scenario("host-pull", opts, keep=True)
     if result is None:
         return 1
     if result.kept:
-        write_state(result)
+        kept.record(
+            kept.KeptRun(result.run_id, str(result.artifacts), result.urls, tuple(result.kept))
+        )
     if not result.ok:
         if result.kept:
             print(dim(f"  stop what it left running with: {HOST_STOP}"))
@@ -235,8 +194,34 @@ def verb_host_pull(opts: Options) -> int:
     return 0
 
 
+def report_stopped(quiet: bool = False) -> int:
+    """Stop what the last host-pull left running (harness.kept) and say what happened."""
+    try:
+        report = kept.stop_recorded()
+    except kept.KeptStateUnreadable as exc:
+        print(f"{red('✗')} {cause_and_next(str(exc), None)}")
+        return 1
+    if report is None:
+        if not quiet:
+            where = relative(kept.state_file())
+            print(f"no host-pull worker is recorded ({where} is absent); nothing to stop")
+        return 0
+    url = report.run.urls.get("worker", "")
+    for item in report.stopped:
+        what, pid = item.kept.what, item.kept.pid
+        if item.outcome is kept.Outcome.STOPPED:
+            print(f"  {green('✓')} stopped {what} (pid {pid}) {dim(url)}")
+        elif item.outcome is kept.Outcome.STUCK:
+            print(f"  {red('✗')} {what} (pid {pid}) did not stop — next: kill -9 {pid}")
+        elif not quiet:
+            print(dim(f"  · {what} (pid {pid}) is no longer running"))
+    for leftover in report.swept:
+        print(dim(f"  · swept {leftover}"))
+    return 0 if report.ok else 1
+
+
 def verb_host_stop(opts: Options) -> int:
-    return stop_recorded()
+    return report_stopped()
 
 
 def verb_list(opts: Options) -> int:
@@ -245,15 +230,14 @@ def verb_list(opts: Options) -> int:
         module = scenarios.load(name)
         variants = [v for v in runner.variants_of(module) if v]
         extra = f" variants: {', '.join(variants)}" if variants else ""
-        print(f"  {name:<18} tracks: {', '.join(module.TRACKS)}{extra}")
+        print(f"  {name:<18} tracks: {', '.join(runner.tracks_for(module))}{extra}")
         print(dim(f"  {'':<18} {scenarios.summary(module)}"))
     print(bold("other verbs"))
     for name, (_, text) in sorted(COMMANDS.items()):
         if name not in scenarios.names():
             print(f"  {name:<18} {text}")
-    for name, text in sorted(PENDING.items()):
-        if name not in COMMANDS and name not in scenarios.names():
-            print(dim(f"  {name:<18} {text} (not available yet)"))
+    for name, text in sorted(not_yet().items()):
+        print(dim(f"  {name:<18} {text} (not available yet)"))
     return 0
 
 
@@ -277,7 +261,7 @@ def verb_doctor(opts: Options) -> int:
     return preflight.doctor_verb(print, cluster=kind_track.demo_cluster_name())
 
 
-# verb → (handler, one-line help). Other tracks add rows (kind-up, kind-down, doctor, prune…).
+# verb → (handler, one-line help); every scenario is a verb too (verb_scenario).
 COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
     "host-pull": (verb_host_pull, "pull, verify and serve on the host; leaves the worker serving"),
     "host-stop": (verb_host_stop, "stop the worker host-pull left running"),
@@ -288,16 +272,16 @@ COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
 }
 
 # verbs SPEC §9 names that this checkout does not have yet → what they will do.
-PENDING: dict[str, str] = {
-    "kind-up": "create a kind cluster and load the runtime image",
-    "kind-serve": "a worker pod boots start --env and serves /healthz",
-    "kind-pull": "a worker pod pulls from in-cluster distributors",
-    "kind-down": "delete the kind cluster",
+NOT_YET: dict[str, str] = {
     "tunnel": "worker behind a (fake) cloudflared tunnel with Telegram webhooks",
-    "prune": "reconcile 14 → archive → 12 applied + 2 pruned",
     "repro": "reproduce a troubleshooting row: repro <name>",
-    "doctor": "preflight: python deps, docker, kind/kubectl, images, pod networking",
 }
+
+
+def not_yet() -> dict[str, str]:
+    """`NOT_YET` less the verbs that have since become scenarios or commands."""
+    have = {*COMMANDS, *scenarios.names()}
+    return {verb: text for verb, text in NOT_YET.items() if verb not in have}
 
 
 def parse(argv: list[str]) -> Options:
@@ -308,7 +292,7 @@ def parse(argv: list[str]) -> Options:
         "verb", nargs="?", help="a scenario (host-pull, digest-mismatch, …) or list/host-stop"
     )
     parser.add_argument("args", nargs="*", help="verb arguments (e.g. repro <name>)")
-    parser.add_argument("--track", help="host | docker | kind (default: the first)")
+    parser.add_argument("--track", help="host | kind | docker (default: the first that can)")
     parser.add_argument("--variant", help="scenario variant, e.g. http | oci for host-pull")
     parser.add_argument("--keep", action="store_true", help="leave what the run started running")
     parser.add_argument("--artifacts", type=Path, help="artifacts root (default: ./artifacts)")
@@ -323,24 +307,26 @@ def parse(argv: list[str]) -> Options:
     )
 
 
+def handler_for(verb: str) -> Callable[[Options], int] | str:
+    """The verb's handler, or the one line that says why there is none."""
+    listing = "`python demo.py list` shows"
+    if not verb:
+        return f"no verb given — next: {listing} every verb (e.g. host-pull)"
+    if verb in COMMANDS:
+        return COMMANDS[verb][0]
+    if verb in scenarios.names():
+        return verb_scenario
+    if verb in NOT_YET:
+        why = f"`{verb}` is not available in this checkout yet ({NOT_YET[verb]})"
+        return f"{why} — next: {listing} what runs today"
+    return f"unknown verb `{verb}` — next: {listing} every verb"
+
+
 def main(argv: list[str] | None = None) -> int:
     opts = parse(sys.argv[1:] if argv is None else argv)
-    handler: Callable[[Options], int] | None = None
-    if not opts.verb:
-        print("no verb given — next: `python demo.py list` shows every verb (e.g. host-pull)")
-        return 1
-    if opts.verb in COMMANDS:
-        handler = COMMANDS[opts.verb][0]
-    elif opts.verb in scenarios.names():
-        handler = verb_scenario
-    elif opts.verb in PENDING:
-        print(
-            f"`{opts.verb}` is not available in this checkout yet ({PENDING[opts.verb]}) — next: "
-            "`python demo.py list` shows what runs today"
-        )
-        return 1
-    else:
-        print(f"unknown verb `{opts.verb}` — next: `python demo.py list` shows every verb")
+    handler = handler_for(opts.verb)
+    if isinstance(handler, str):
+        print(handler)
         return 1
     started = time.monotonic()
     try:

@@ -2,8 +2,10 @@
 
 `ctx.check(...)` is the one way a scenario asserts: it writes the evidence to
 `artifacts/<run-id>/`, records the Check, tells the reporter (demo.py prints a green line)
-and raises `CheckFailed` when it does not hold. Built by `harness.runner`; read by every
-scenario, track backend and `demo.py`.
+and raises `CheckFailed` when it does not hold. `ctx.backend` is the track's backend, built
+and injected by `harness.runner`; `ctx.can(capability)` is how a scenario asks what the track
+does. A context is a `harness.tracks.RunScope`, all a backend sees of it (this module imports
+tracks, never the other way round). Read by every scenario and `demo.py`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from harness.artifacts import Artifacts
 from harness.errors import HarnessError
-
-if TYPE_CHECKING:
-    from harness.tracks import WorkerBackend
+from harness.kept import Kept
+from harness.tracks import Capability, WorkerBackend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,21 +48,14 @@ class Check:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
-@dataclass(frozen=True)
-class Kept:
-    """A process a run deliberately leaves running (demo host-pull's worker)."""
-
-    what: str
-    pid: int
-    run_id: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"what": self.what, "pid": self.pid, "run_id": self.run_id}
-
-
 @dataclass
 class ScenarioResult:
-    """What `run(ctx)` returns; demo.py prints it, pytest asserts `ok`."""
+    """What `run(ctx)` returns; demo.py prints it, pytest asserts `ok`.
+
+    A run the track cannot host (it lacks a capability in the scenario's `NEEDS`) never
+    starts: `skipped` holds the reason and `ok` is False, so nobody counts it as a pass;
+    pytest turns it into `pytest.skip(reason)`, demo.py prints SKIP with the reason.
+    """
 
     name: str
     track: str
@@ -75,12 +69,22 @@ class ScenarioResult:
     kept: list[Kept] = field(default_factory=list)
     error: str | None = None
     elapsed_s: float = 0.0
+    skipped: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """`passed`, `failed` or `skipped`."""
+        if self.skipped is not None:
+            return "skipped"
+        return "passed" if self.ok else "failed"
 
     def summary(self) -> str:
         """One paragraph for a failed assertion message: the error and the failed checks."""
         failed = [f"  ✗ {c.name}: {c.detail}" for c in self.checks if not c.ok]
         lines = [f"{self.name} [{self.track}{'/' + self.variant if self.variant else ''}]"]
         lines += failed
+        if self.skipped:
+            lines.append(f"  skipped: {self.skipped}")
         if self.error:
             lines.append(f"  error: {self.error}")
         lines.append(f"  artifacts: {self.artifacts}")
@@ -92,6 +96,8 @@ class ScenarioResult:
             "track": self.track,
             "variant": self.variant,
             "ok": self.ok,
+            "outcome": self.outcome,
+            "skipped": self.skipped,
             "run_id": self.run_id,
             "checks": [c.to_json() for c in self.checks],
             "artifacts": str(self.artifacts),
@@ -134,6 +140,7 @@ class ScenarioContext:
 
     Example: `worker = ctx.backend.start(ctx, "local")`, then
     `ctx.check("banner", ok, detail, evidence={"stdout.txt": worker.stdout()})`.
+    `worker_backend` is injected by the runner (`harness.tracks.backend_for(track)`).
     """
 
     name: str
@@ -152,16 +159,21 @@ class ScenarioContext:
     notes: list[str] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
-    _backend: WorkerBackend | None = None
+    worker_backend: WorkerBackend | None = None
 
     @property
     def backend(self) -> WorkerBackend:
-        """Where workers run on this track (created on first use)."""
-        if self._backend is None:
-            from harness import tracks
+        """Where workers run on this track."""
+        if self.worker_backend is None:
+            raise HarnessError(
+                f"run `{self.run_id}` has no `{self.track}` backend"
+                "\nHint: run scenarios through harness.runner.execute, which injects it"
+            )
+        return self.worker_backend
 
-            self._backend = tracks.backend_for(self.track)
-        return self._backend
+    def can(self, capability: Capability) -> bool:
+        """Whether this run's track has `capability` (where tracks behave differently)."""
+        return capability in self.backend.capabilities
 
     @property
     def fixtures(self) -> Path:
@@ -217,9 +229,9 @@ class ScenarioContext:
         """Record a process this run leaves serving on purpose (host-stop stops it)."""
         self.kept.append(kept)
 
-    def result(self, *, error: str | None = None) -> ScenarioResult:
-        """The result so far: ok when no check failed and no error ended the run."""
-        ok = error is None and all(c.ok for c in self.checks)
+    def result(self, *, error: str | None = None, skipped: str | None = None) -> ScenarioResult:
+        """The result so far: ok when it ran, no check failed and no error ended it."""
+        ok = error is None and skipped is None and all(c.ok for c in self.checks)
         return ScenarioResult(
             name=self.name,
             track=self.track,
@@ -233,4 +245,5 @@ class ScenarioContext:
             kept=list(self.kept),
             error=error,
             elapsed_s=time.monotonic() - self.started_at,
+            skipped=skipped,
         )

@@ -3,7 +3,8 @@
 Both run env `local` as the pods `op env render` yields, bind `greentic.deployer.k8s@1.0.0`
 to a locally built runtime image, pass only the insecure-registry list into those pods, pick
 the newest routed revision's worker, and serve bundles from the busybox httpd fixture whose
-bytes ride in ConfigMaps (`PodDistributor`). Used by harness/tracks/docker.py and kind.py.
+bytes ride in ConfigMaps (`PodDistributor`). Used by harness/docker/track.py and
+harness/kube/track.py.
 """
 
 from __future__ import annotations

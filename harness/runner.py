@@ -1,9 +1,12 @@
 """Run one scenario module on one track: build its context, call `run(ctx)`, always clean up.
 
 The one entry both `demo.py` and pytest use, so a scenario is the same code everywhere.
-Whatever happens, `artifacts/<run-id>/result.json` is written, the run's resources are closed
-(unless `keep`), leftovers are swept by run id, and a failure becomes a `ScenarioResult` with
-`ok=False` and a one-paragraph error rather than a traceback (that goes to the artifacts).
+A scenario declares the capabilities it needs (`NEEDS`); on a track that lacks one the run is
+skipped with the reason (`result.skipped`) before anything is built. Otherwise the runner
+builds the track's backend and injects it into the context. Whatever happens,
+`artifacts/<run-id>/result.json` is written, the run's resources are closed (unless `keep`),
+leftovers are swept by run id, and a failure becomes a `ScenarioResult` with `ok=False` and a
+one-paragraph error rather than a traceback (that goes to the artifacts).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from types import ModuleType
 from typing import Protocol
 
 from greentic.errors import GreenticError
-from harness import reap
+from harness import reap, tracks
 from harness.artifacts import Artifacts, default_root
 from harness.context import (
     REPO_ROOT,
@@ -27,6 +30,7 @@ from harness.context import (
     new_run_id,
 )
 from harness.errors import HarnessError
+from harness.tracks import Capability
 
 _ACTIVE: set[str] = set()  # run ids in flight, swept at interpreter exit if still there
 
@@ -38,9 +42,9 @@ def _reap_active() -> None:
 
 
 class Scenario(Protocol):
-    """What a `scenarios/<name>.py` module provides."""
+    """What a `scenarios/<name>.py` module provides (`VARIANTS` is optional)."""
 
-    TRACKS: tuple[str, ...]
+    NEEDS: tuple[Capability, ...]
 
     def run(self, ctx: ScenarioContext) -> ScenarioResult: ...
 
@@ -56,20 +60,52 @@ def variants_of(module: ModuleType) -> tuple[str | None, ...]:
     return variants or (None,)
 
 
+def needs_of(module: ModuleType) -> tuple[Capability, ...]:
+    """The capabilities the scenario's `NEEDS` lists (none: it runs on every track)."""
+    needs: tuple[Capability, ...] = tuple(getattr(module, "NEEDS", ()))
+    return needs
+
+
+def tracks_for(module: ModuleType) -> list[str]:
+    """The tracks that have what the scenario needs, the demo's default first."""
+    return tracks.tracks_with(needs_of(module))
+
+
+def default_track(module: ModuleType) -> str:
+    """The track a demo verb runs on without --track: the first of `tracks_for`."""
+    able = tracks_for(module)
+    if not able:
+        raise HarnessError(
+            f"no track has what scenario `{scenario_name(module)}` needs "
+            f"({', '.join(needs_of(module))})\nHint: declare the capability on a backend"
+        )
+    return able[0]
+
+
+def skip_reason(module: ModuleType, track: str) -> str | None:
+    """Why `track` cannot host the scenario (a capability it lacks), or None when it can."""
+    missing = tracks.missing_capabilities(tracks.capabilities_of(track), needs_of(module))
+    if not missing:
+        return None
+    able = tracks_for(module)
+    lacks = "it" if len(missing) == 1 else "them"
+    hint = f"\nHint: pass --track {able[0]}" if able else ""
+    return (
+        f"`{scenario_name(module)}` needs {', '.join(missing)}; "
+        f"the `{track}` track lacks {lacks}{hint}"
+    )
+
+
 def message_of(exc: BaseException) -> str:
     """The exception's text plus any notes attached on the way up (logs, hints)."""
     return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
 
 
 def check_runnable(module: ModuleType, track: str, variant: str | None) -> None:
-    """Raise a HarnessError naming the choices when the scenario lacks that track/variant."""
+    """Raise a HarnessError naming the choices when the track is unknown or the scenario
+    lacks that variant (a track without a needed capability is a skip, not an error)."""
     name = scenario_name(module)
-    tracks: tuple[str, ...] = getattr(module, "TRACKS", ())
-    if track not in tracks:
-        raise HarnessError(
-            f"scenario `{name}` does not run on the `{track}` track (it runs on: "
-            f"{', '.join(tracks) or 'none'})\nHint: pass --track {tracks[0] if tracks else 'host'}"
-        )
+    tracks.backend_class(track)  # UnknownTrack names the known ones
     if variant not in variants_of(module):
         named = [v for v in variants_of(module) if v]
         if not named:
@@ -91,8 +127,10 @@ def execute(
     keep: bool = False,
     reporter: Reporter | None = None,
 ) -> ScenarioResult:
-    """Run `module.run(ctx)` once; never raises for a scenario failure (see `result.ok`)."""
+    """Run `module.run(ctx)` once; never raises for a scenario failure (see `result.ok`) or a
+    track that lacks a needed capability (see `result.skipped`)."""
     check_runnable(module, track, variant)
+    skipped = skip_reason(module, track)
     name = scenario_name(module)
     run_id = new_run_id(name, track, variant)
     artifacts = Artifacts((artifacts_root or default_root(REPO_ROOT)).resolve() / run_id)
@@ -111,12 +149,17 @@ def execute(
         stack=ExitStack(),
         reporter=reporter or QuietReporter(),
     )
+    if skipped is not None:  # nothing was built: the track cannot host this scenario
+        skip = ctx.result(skipped=skipped)
+        artifacts.write_json("result.json", skip.to_json())
+        return skip
     result: ScenarioResult | None = None
     error: str | None = None
     if not keep:
         _ACTIVE.add(run_id)
     try:
         with ctx.stack:
+            ctx.worker_backend = tracks.backend_for(track)
             result = module.run(ctx)
     except (HarnessError, GreenticError) as exc:
         error = message_of(exc)

@@ -1,8 +1,10 @@
 """One module per scenario (SPEC §9); `demo.py` and pytest both find them here.
 
-A scenario module has `TRACKS`, optional `VARIANTS`, its expectations as data and one
-`run(ctx) -> ScenarioResult`. Modules starting with `_` are shared helpers, not scenarios.
-`names()` lists scenarios as demo verbs (`host-pull`); `load(name)` imports one.
+A scenario module has `NEEDS` (the `harness.tracks.Capability`s a track must have; the runner
+skips it elsewhere with the reason), optional `VARIANTS`, its expectations as data and one
+`run(ctx) -> ScenarioResult`. Where tracks differ it asks `ctx.can(...)`, never the track.
+Modules starting with `_` are shared helpers, not scenarios. `names()` lists scenarios as
+demo verbs (`host-pull`); `load(name)` imports one.
 """
 
 from __future__ import annotations

@@ -1,64 +1,54 @@
-"""Steps and checks the pod scenarios share (kind-serve, kind-pull, prune, digest-mismatch on
-the docker and kind tracks): reconcile with object counts, workloads present or gone,
-Ready, and the never-Ready restart loop of a refusing worker.
+"""Steps and checks the pod scenarios share (kind-serve, kind-pull, prune, and digest-mismatch
+where the track restarts a refusing worker): reconcile with object counts, workloads present
+or gone, Ready, and the never-Ready crash loop of a refusing worker.
 
-A pod track's backend adds two verbs to `WorkerBackend` (`PodBackend` below) and its workers
-two methods (`PodWorker`); the docker backend has them, the kind backend gets them. Used by
-scenarios/*.py only, next to scenarios/_common.py.
+A scenario that uses these lists the capabilities in its `NEEDS` (or asks `ctx.can`), so the
+runner only gets here on a track that has them; `pod_backend`/`pod_worker` then narrow the
+types, and fail loudly if a backend claims a capability its objects do not implement.
+Used by scenarios/*.py only, next to scenarios/_common.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any
 
 import httpx
 
 from harness import waits
 from harness.context import ScenarioContext
 from harness.errors import HarnessError
-from harness.tracks import RunningWorker, WorkerBackend
+from harness.tracks import Capability, PodBackend, PodWorker, RunningWorker
 from scenarios import _common as common
 
 HEALTHZ_TIMEOUT_S = 1.0
-
-
-class PodBackend(WorkerBackend, Protocol):
-    """A track whose workers are rendered pods."""
-
-    def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
-        """Render and apply the env (`op env reconcile` or its docker sync); the result has
-        `applied` and `pruned` counts."""
-        ...
-
-    def workloads(self, ctx: ScenarioContext, env_id: str) -> list[str]:
-        """Names of the env's Deployments that have a running pod/container right now."""
-        ...
-
-
-class PodWorker(RunningWorker, Protocol):
-    """A worker that is a pod: it can be restarted by its kubelet and be (not) Ready."""
-
-    def restarts(self) -> int: ...
-
-    def ready(self) -> bool: ...
+LOOP_POLL_S = 1.0  # each poll asks the track (kubectl on kind) for restarts and readiness
 
 
 def pod_backend(ctx: ScenarioContext) -> PodBackend:
-    """The run's backend, which must be a pod track (docker or kind)."""
+    """The run's backend as a `PodBackend` (the scenario needs `Capability.RECONCILE`)."""
     backend = ctx.backend
-    if not all(hasattr(backend, verb) for verb in ("reconcile", "workloads")):
+    if not ctx.can(Capability.RECONCILE):
         raise HarnessError(
-            f"scenario `{ctx.name}` needs rendered pods; the `{ctx.track}` track has none"
-            "\nHint: pass --track docker"
+            f"scenario `{ctx.name}` reconciles rendered pods; the `{ctx.track}` track cannot"
+            "\nHint: list Capability.RECONCILE in the scenario's NEEDS"
         )
-    return cast(PodBackend, backend)
+    if not isinstance(backend, PodBackend):
+        raise HarnessError(
+            f"{type(backend).__name__} declares `{Capability.RECONCILE}` but lacks "
+            "reconcile/workloads/worker\nHint: implement harness.tracks.PodBackend"
+        )
+    return backend
 
 
 def pod_worker(ctx: ScenarioContext, worker: RunningWorker) -> PodWorker:
-    if not all(hasattr(worker, m) for m in ("restarts", "ready")):
-        raise HarnessError(f"the `{ctx.track}` track's worker is not a pod (no restarts/ready)")
-    return cast(PodWorker, worker)
+    """`worker` as a `PodWorker` (the track has readiness/restarts, so its workers are pods)."""
+    if not isinstance(worker, PodWorker):
+        raise HarnessError(
+            f"the `{ctx.track}` track declares pod capabilities but its worker "
+            f"{type(worker).__name__} is no pod\nHint: implement harness.tracks.PodWorker"
+        )
+    return worker
 
 
 def reconcile(
@@ -135,27 +125,28 @@ def expect_healthz(ctx: ScenarioContext, worker: RunningWorker, deadline_s: floa
     ctx.check("/healthz 200", True, f"GET {url} → {response.text.strip()!r}")
 
 
-def expect_ready(ctx: ScenarioContext, worker: RunningWorker) -> None:
-    pod = pod_worker(ctx, worker)
-    ctx.check("worker pod Ready", pod.ready(), "readiness probe GET /healthz passes")
+def expect_ready(ctx: ScenarioContext, worker: PodWorker) -> None:
+    ctx.check("worker pod Ready", worker.ready(), "readiness probe GET /healthz passes")
 
 
-def expect_restart_loop(
+def expect_crash_loop(
     ctx: ScenarioContext, worker: RunningWorker, *, restarts: int, deadline_s: float
 ) -> None:
-    """The refusing worker is restarted with back-off at least `restarts` times and is never
-    Ready meanwhile (its readiness and /healthz are polled throughout)."""
+    """The refusing worker is restarted with back-off at least `restarts` times, is never
+    Ready meanwhile (readiness and /healthz are polled throughout), and the track reports
+    it as crash-looping (`CrashLoopBackOff` on kind)."""
     pod = pod_worker(ctx, worker)
     ready_seen: list[str] = []
     codes: set[int] = set()
+    poll = waits.Timing(timeout=deadline_s, interval=LOOP_POLL_S)
 
     def looped() -> bool | None:
-        code = worker.exit_code()
+        code = pod.exit_code()
         if code is not None:
             codes.add(code)
         if pod.ready():
             ready_seen.append("Ready")
-        if healthz(worker) == 200:
+        if healthz(pod) == 200:
             ready_seen.append("/healthz 200")
         return True if pod.restarts() >= restarts else None
 
@@ -163,17 +154,18 @@ def expect_restart_loop(
         waits.Poll(
             what=f"{restarts} restarts of the worker",
             attempt=looped,
-            timing=waits.Timing(timeout=deadline_s, interval=0.2),
-            status=lambda: f"{pod.restarts()} restart(s), last exit {worker.exit_code()}",
+            timing=poll,
+            status=lambda: f"{pod.restarts()} restart(s), last exit {pod.exit_code()}",
         ).run()
+        reason = pod.wait_crash_loop(deadline_s)
     except HarnessError as exc:
         ctx.fail(
-            f"restart loop: ≥ {restarts} restarts",
+            f"crash loop: ≥ {restarts} restarts",
             str(exc),
-            evidence=common.worker_evidence(worker, "worker"),
+            evidence=common.worker_evidence(pod, "worker"),
         )
     ctx.check(
-        f"restart loop: {pod.restarts()} restarts with back-off",
+        f"crash loop: {reason}, {pod.restarts()} restarts with back-off",
         True,
         f"exit code(s) seen: {', '.join(map(str, sorted(codes))) or 'none'}",
     )

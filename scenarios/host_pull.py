@@ -9,9 +9,11 @@ webchat-bot bundle from a loopback distributor (variant `http`) or a local OCI r
 from __future__ import annotations
 
 from harness.context import ScenarioContext, ScenarioResult
+from harness.tracks import Capability
 from scenarios import _common as common
 
-TRACKS = ("host",)
+# a local process: demo host-pull leaves it serving by pid (the pod tracks run kind-pull)
+NEEDS = (Capability.LOCAL_PROCESS,)
 VARIANTS = ("http", "oci")
 SOURCES = {
     "http": common.PullSource(

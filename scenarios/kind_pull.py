@@ -10,10 +10,11 @@ prints the real-revision banner, reports 1/1/1 on /status and answers a POST.
 from __future__ import annotations
 
 from harness.context import ScenarioContext, ScenarioResult
+from harness.tracks import Capability
 from scenarios import _common as common
 from scenarios import _pods as pods
 
-TRACKS = ("kind", "docker")  # kind first: the demo verb defaults to the kind track
+NEEDS = (Capability.RECONCILE, Capability.READINESS)
 VARIANTS = ("http", "oci")
 SOURCES = {
     "http": common.PullSource(

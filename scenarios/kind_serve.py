@@ -9,10 +9,11 @@ pod prints the real-revision banner. Both: the pod turns Ready and /healthz answ
 from __future__ import annotations
 
 from harness.context import ScenarioContext, ScenarioResult
+from harness.tracks import Capability
 from scenarios import _common as common
 from scenarios import _pods as pods
 
-TRACKS = ("kind", "docker")  # kind first: the demo verb defaults to the kind track
+NEEDS = (Capability.RECONCILE, Capability.READINESS)
 VARIANTS = ("probes", "bundle")
 
 ENV_ID = "local"

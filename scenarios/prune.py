@@ -15,10 +15,11 @@ from __future__ import annotations
 from greentic.deployer.k8s import naming
 from harness.context import ScenarioContext, ScenarioResult
 from harness.op import OpFailed
+from harness.tracks import Capability
 from scenarios import _common as common
 from scenarios import _pods as pods
 
-TRACKS = ("kind", "docker")  # kind first: the demo verb defaults to the kind track
+NEEDS = (Capability.RECONCILE,)
 
 ENV_ID = "local"
 BUNDLE_ID = "webchat-bot"

@@ -12,23 +12,25 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import tracks
-from harness.context import Kept, ScenarioContext
 from harness.distributor import Distributor
 from harness.errors import HarnessError
+from harness.kept import Kept
 from harness.ports import LOOPBACK, free_port, preferred_port
 from harness.process import RUN_ID_ENV, ManagedProcess
 from harness.registry import Registry
 
 if TYPE_CHECKING:
-    from harness.tracks import BundleSource
+    from harness.tracks import BundleSource, RunScope
 
 DEMO_PORT = 8080  # the port seeds/001's curl lines use; taken only when free
 DEMO_PORT_ENV = "GTC_DEMO_PORT"  # override for kept workers; 0 = any free port
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
+DEV_STORE = ".greentic/dev/.dev.secrets.env"  # in the authored env dir and the pod's
 URL_RE = re.compile(r"http://(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):(\d+)")
 
 
@@ -50,6 +52,10 @@ def stage_env_store(authored: Path, pod_env_dir: Path) -> None:
     pod_env_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, pod_env_dir / "environment.json")
     (pod_env_dir / "runtime-config.json").unlink(missing_ok=True)
+    dev_store = authored / DEV_STORE  # what the `stage-dev-secrets` init container copies
+    if dev_store.is_file():
+        (pod_env_dir / DEV_STORE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(dev_store, pod_env_dir / DEV_STORE)
 
 
 def demo_port() -> int:
@@ -119,19 +125,21 @@ class HostWorker:
 
 
 class HostBackend:
-    """Workers as local processes; bundles from loopback servers."""
+    """Workers as local processes; bundles from loopback servers. No pods: no readiness probe,
+    no restarts, one store per `pod` name that the next boot of that name reuses."""
 
     track = "host"
+    capabilities: frozenset[tracks.Capability] = tracks.HOST_CAPABILITIES
 
-    def serve_bundles(self, ctx: ScenarioContext, directory: Path) -> Distributor:
-        log = ctx.artifacts.path("distributor.log")
-        return ctx.stack.enter_context(Distributor(directory, log_path=log))
+    def serve_bundles(self, scope: RunScope, directory: Path) -> Distributor:
+        log = scope.artifacts.path("distributor.log")
+        return scope.stack.enter_context(Distributor(directory, log_path=log))
 
-    def registry(self, ctx: ScenarioContext) -> Registry:
+    def registry(self, scope: RunScope) -> Registry:
         registry = Registry(
-            ctx.work_dir / "registry", logs_dir=ctx.artifacts.dir, run_id=ctx.run_id
+            scope.work_dir / "registry", logs_dir=scope.artifacts.dir, run_id=scope.run_id
         )
-        return ctx.stack.enter_context(registry)
+        return scope.stack.enter_context(registry)
 
     def authority_for(self, source: BundleSource) -> str:
         return source.authority
@@ -141,42 +149,44 @@ class HostBackend:
 
     def start(
         self,
-        ctx: ScenarioContext,
+        scope: RunScope,
         env_id: str,
         *,
         pod: str = "worker",
         env: dict[str, str] | None = None,
         expect_exit: bool = False,
+        args: Sequence[str] = (),
     ) -> HostWorker:
-        home = ctx.work_dir / "pods" / pod / "home"
+        """`args`: extra `start` flags (`--cloudflared on …`), which a pod gets from render."""
+        home = scope.work_dir / "pods" / pod / "home"
         env_dir = home / ".greentic" / "environments" / env_id
-        stage_env_store(ctx.store_root / env_id, env_dir)
-        port = demo_port() if ctx.keep else free_port()
+        stage_env_store(scope.store_root / env_id, env_dir)
+        port = demo_port() if scope.keep else free_port()
         listen = f"{LOOPBACK}:{port}"
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "HOME": str(home),
             "GREENTIC_ENV_ID": env_id,
             "GREENTIC_GATEWAY_LISTEN_ADDR": listen,
-            RUN_ID_ENV: ctx.run_id,
+            RUN_ID_ENV: scope.run_id,
             **(env or {}),
         }
-        boot = 1 + len(list(ctx.artifacts.dir.glob(f"{pod}-boot*.stdout.log")))
+        boot = 1 + len(list(scope.artifacts.dir.glob(f"{pod}-boot*.stdout.log")))
         process = ManagedProcess(
-            [greentic_start_binary(), "start", "--env", env_id],
+            [greentic_start_binary(), "start", "--env", env_id, *args],
             env=child_env,
-            logs_dir=ctx.artifacts.dir,
+            logs_dir=scope.artifacts.dir,
             name=f"{pod}-boot{boot}",
             cwd=home,
-            detach=ctx.keep,
+            detach=scope.keep,
         )
-        ctx.artifacts.write_json(
+        scope.artifacts.write_json(
             f"{pod}-boot{boot}.launch.json",
             {"argv": process.argv, "env": redacted(child_env), "expect_exit": expect_exit},
         )
         worker = HostWorker(process.start(), env_dir=env_dir, listen=listen)
-        if ctx.keep and not expect_exit:
-            ctx.keep_running(Kept(what=f"{pod} ({env_id})", pid=worker.pid, run_id=ctx.run_id))
+        if scope.keep and not expect_exit:
+            scope.keep_running(Kept(what=f"{pod} ({env_id})", pid=worker.pid, run_id=scope.run_id))
         else:
-            ctx.stack.callback(worker.stop)
+            scope.stack.callback(worker.stop)
         return worker

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 import scenarios
-from harness import reap
+from harness import reap, tracks
 from harness.artifacts import Artifacts
 from harness.context import Check, CheckFailed, ScenarioContext, ScenarioResult, new_run_id
 from harness.errors import HarnessError
+from harness.host.track import HostBackend
 from harness.process import RUN_ID_ENV, ManagedProcess, pid_alive
 from harness.runner import check_runnable, execute, scenario_name, variants_of
+from harness.tracks import Capability, RunScope
 
 
 def make_ctx(tmp_path: Path) -> ScenarioContext:
@@ -70,9 +72,7 @@ def fake_scenario(
     name: str, body: Callable[[ScenarioContext], ScenarioResult], **attrs: object
 ) -> types.ModuleType:
     module = types.ModuleType(f"scenarios.{name}")
-    module.TRACKS = ("host",)  # type: ignore[attr-defined]
-    module.run = body  # type: ignore[attr-defined]
-    for key, value in attrs.items():
+    for key, value in {"NEEDS": (), "run": body, **attrs}.items():
         setattr(module, key, value)
     return module
 
@@ -117,12 +117,12 @@ def test_runner_keeps_unexpected_tracebacks_out_of_the_message(tmp_path: Path) -
     assert "Traceback" in (result.artifacts / "traceback.txt").read_text()
 
 
-def test_runner_refuses_tracks_and_variants_a_scenario_lacks(tmp_path: Path) -> None:
+def test_runner_refuses_unknown_tracks_and_variants_a_scenario_lacks(tmp_path: Path) -> None:
     module = fake_scenario("v", lambda ctx: ctx.result(), VARIANTS=("http", "oci"))
     assert variants_of(module) == ("http", "oci")
     assert scenario_name(module) == "v"
-    with pytest.raises(HarnessError, match="does not run on the `kind` track"):
-        execute(module, track="kind", variant="http", artifacts_root=tmp_path)
+    with pytest.raises(tracks.UnknownTrack, match="no `moon` track here"):
+        execute(module, track="moon", variant="http", artifacts_root=tmp_path)
     with pytest.raises(HarnessError, match="no variant `ftp`"):
         execute(module, track="host", variant="ftp", artifacts_root=tmp_path)
 
@@ -158,3 +158,94 @@ def test_an_unknown_variant_names_the_choices_and_the_next_step() -> None:
     assert str(some.value) == (
         "scenario `host-pull` has no variant `ftp` (it has: http, oci)\nHint: pass --variant http"
     )
+
+
+# -- capabilities: skip with the reason, inject the backend ---------------------------------
+
+
+class PodsBackend(HostBackend):
+    """A stand-in pod track: the host's workers, every pod capability declared."""
+
+    track = "pods"
+    capabilities = tracks.POD_CAPABILITIES
+
+
+@pytest.fixture
+def two_tracks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The track table as `host` plus a fake `pods` track (no cluster, no docker)."""
+    fake = types.ModuleType("fake_pod_track")
+    fake.PodsBackend = PodsBackend  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_pod_track", fake)
+    table = {"host": tracks.TRACKS["host"], "pods": "fake_pod_track:PodsBackend"}
+    monkeypatch.setattr(tracks, "TRACKS", table)
+
+
+@pytest.mark.usefixtures("two_tracks")
+def test_a_track_without_a_needed_capability_skips_with_the_reason(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def run(ctx: ScenarioContext) -> ScenarioResult:
+        ran.append(ctx.track)
+        ctx.check("reconciled", ctx.can(Capability.RECONCILE))
+        return ctx.result()
+
+    needs = (Capability.RECONCILE, Capability.READINESS)
+    module = fake_scenario("pod_thing", run, NEEDS=needs)
+    skipped = execute(module, track="host", artifacts_root=tmp_path)
+    assert ran == []  # nothing was built or run
+    assert skipped.skipped == (
+        "`pod-thing` needs reconcile, readiness; the `host` track lacks them"
+        "\nHint: pass --track pods"
+    )
+    assert not skipped.ok and skipped.outcome == "skipped" and skipped.checks == []
+    doc = json.loads((skipped.artifacts / "result.json").read_text())
+    assert doc["outcome"] == "skipped" and doc["skipped"] == skipped.skipped
+    assert "skipped: `pod-thing` needs reconcile" in skipped.summary()
+
+    passed = execute(module, track="pods", artifacts_root=tmp_path)
+    assert ran == ["pods"] and passed.ok and passed.outcome == "passed"
+    assert passed.skipped is None
+
+
+@pytest.mark.usefixtures("two_tracks")
+def test_the_default_track_is_the_first_that_has_what_a_scenario_needs() -> None:
+    from harness import runner
+
+    pods_only = fake_scenario("p", lambda ctx: ctx.result(), NEEDS=(Capability.RESTARTS,))
+    anywhere = fake_scenario("a", lambda ctx: ctx.result())
+    host_only = fake_scenario("h", lambda ctx: ctx.result(), NEEDS=(Capability.LOCAL_PROCESS,))
+    assert runner.tracks_for(pods_only) == ["pods"]
+    assert runner.tracks_for(anywhere) == ["host", "pods"]
+    assert [runner.default_track(m) for m in (pods_only, anywhere, host_only)] == [
+        "pods",
+        "host",
+        "host",
+    ]
+    assert runner.skip_reason(host_only, "pods") == (
+        "`h` needs local-process; the `pods` track lacks it\nHint: pass --track host"
+    )
+
+
+def test_the_runner_injects_the_tracks_backend(tmp_path: Path) -> None:
+    seen: list[object] = []
+
+    def run(ctx: ScenarioContext) -> ScenarioResult:
+        seen.append(ctx.backend)
+        assert not ctx.can(Capability.READINESS) and ctx.can(Capability.LOCAL_PROCESS)
+        return ctx.result()
+
+    assert execute(fake_scenario("inject", run), track="host", artifacts_root=tmp_path).ok
+    assert isinstance(seen[0], HostBackend)
+
+
+def test_a_context_without_a_backend_says_who_injects_it(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    with pytest.raises(HarnessError, match="which injects it"):
+        ctx.backend  # noqa: B018
+    ctx.worker_backend = HostBackend()
+    assert ctx.backend.capabilities == tracks.HOST_CAPABILITIES
+
+
+def test_a_context_is_the_run_scope_a_backend_sees(tmp_path: Path) -> None:
+    scope: RunScope = make_ctx(tmp_path)  # mypy checks the structure; this checks the values
+    assert scope.store_root == tmp_path / "w" / "store" and scope.notes == []

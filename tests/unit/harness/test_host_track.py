@@ -58,6 +58,37 @@ def test_secret_looking_variables_are_masked_in_artifacts() -> None:
 
 
 def test_track_table_resolves_host_and_names_unknown_tracks() -> None:
+    backend: tracks.WorkerBackend = HostBackend()  # mypy: the host backend is a WorkerBackend
     assert isinstance(tracks.backend_for("host"), HostBackend)
+    assert backend.capabilities == tracks.capabilities_of("host") == tracks.HOST_CAPABILITIES
     with pytest.raises(tracks.UnknownTrack, match="no `moon` track here"):
         tracks.backend_for("moon")
+
+
+def test_the_host_has_no_pods_only_a_local_process() -> None:
+    """The host declares what it really has: scenarios that need pods skip here."""
+    assert HostBackend.capabilities == {tracks.Capability.LOCAL_PROCESS}
+    assert not isinstance(HostBackend(), tracks.PodBackend)
+    assert tracks.missing_capabilities(
+        HostBackend.capabilities, [tracks.Capability.READINESS, tracks.Capability.LOCAL_PROCESS]
+    ) == (tracks.Capability.READINESS,)
+    assert tracks.Capability.LOCAL_PROCESS not in tracks.POD_CAPABILITIES
+    assert tracks.Capability.POD_PER_REVISION in tracks.POD_CAPABILITIES
+
+
+def test_only_the_host_keeps_a_local_process_and_only_pods_have_pod_capabilities() -> None:
+    """Every backend declares what it really has: host-pull (a kept local process) runs on the
+    host alone; the pod scenarios on the pod tracks alone."""
+    assert tracks.tracks_with([tracks.Capability.LOCAL_PROCESS]) == ["host"]
+    pod_tracks = tracks.tracks_with([tracks.Capability.RECONCILE])
+    assert "host" not in pod_tracks and pod_tracks
+    for track in pod_tracks:
+        assert tracks.capabilities_of(track) == tracks.POD_CAPABILITIES, track
+
+
+def test_a_backend_that_declares_no_capabilities_is_named_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(tracks.TRACKS, "bare", "harness.distributor:Distributor")
+    with pytest.raises(HarnessError, match="Distributor declares no `capabilities`"):
+        tracks.capabilities_of("bare")
