@@ -149,7 +149,7 @@ class DockerBackend:
     """Workers as rendered pods on the local Docker engine (implements `PodBackend`)."""
 
     track = "docker"
-    capabilities = frozenset(tracks.Capability)
+    capabilities: frozenset[tracks.Capability] = tracks.POD_CAPABILITIES  # no local process
 
     def __init__(self, *, env_id: str = ENV_ID) -> None:
         self.env_id = env_id
