@@ -387,7 +387,8 @@ def stop_worker(ctx: ScenarioContext, worker: RunningWorker) -> int:
         check=False,
     )
     ctx.artifacts.write_text("greentic-start-stop.txt", done.stdout + done.stderr)
-    ctx.check("greentic-start stop", done.returncode == 0, done.stdout.strip()[-300:])
+    said = "; ".join(line.strip() for line in done.stdout.splitlines() if line.strip())
+    ctx.check("greentic-start stop", done.returncode == 0, said[-300:] or done.stderr[-300:])
     try:
         return worker.wait_exited(DEADLINE_S)
     except HarnessError as exc:
