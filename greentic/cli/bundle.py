@@ -1,43 +1,22 @@
 """`gtc bundle build|inspect|push`: artifact tooling for .gtbundle files (not an `op` verb).
 
-Each command prints one JSON result on stdout; a user error is one `error: …` line on stderr
-and exit 1, never a traceback. Registered lazily by the root `gtc` group. `cli_errors` and
-`load_trusted_keys` are shared with `gtc pack` (greentic/cli/pack.py).
+Each command prints one JSON result on stdout; a failure is the error boundary's one JSON line
+on stderr (noun `bundle`, op the verb) and exit 1. Registered lazily by the root `gtc` group.
+`emit` and the key loaders are shared with `gtc pack` (greentic/cli/pack.py).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from greentic.errors import GreenticError, InvalidArgument, IoError, NotFound, TrustRootError
+from greentic.cli.boundary import Boundary, SafePath
+from greentic.errors import InvalidArgument, IoError, NotFound, TrustRootError
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def cli_errors(fn: F) -> F:
-    """Turn a GreenticError (or an OSError) into one stderr line and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GreenticError as exc:
-            hint = f" (hint: {exc.hint})" if exc.hint else ""
-            click.echo(f"error: {exc.kind}: {exc.message}{hint}", err=True)
-            sys.exit(1)
-        except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            click.echo(f"error: io:{where} {exc.strerror or exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def emit(result: dict[str, Any]) -> None:
@@ -70,20 +49,19 @@ def load_trusted_keys(path: Path) -> list[Any]:
     return load_trust_root(path)
 
 
-@click.group("bundle")
+@click.group("bundle", cls=Boundary, noun="bundle", context_settings=CONTEXT)
 def bundle() -> None:
     """Build, inspect and push .gtbundle files."""
 
 
 @bundle.command("build")
-@click.argument("src", type=click.Path(path_type=Path, file_okay=False))
-@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.argument("src", type=SafePath(path_type=Path, file_okay=False))
+@click.option("-o", "--out", type=SafePath(path_type=Path, dir_okay=False), required=True)
 @click.option(
     "--sign-key",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=SafePath(path_type=Path, dir_okay=False),
     help="Ed25519 PKCS#8 PEM key; signs every pack built from source.",
 )
-@cli_errors
 def build(src: Path, out: Path, sign_key: Path | None) -> None:
     """Build SRC (bundle.yaml + packs/…; see docs/bundle-format.md) into the .gtbundle OUT."""
     from greentic.bundle.build import build_bundle_dir
@@ -94,14 +72,13 @@ def build(src: Path, out: Path, sign_key: Path | None) -> None:
 
 
 @bundle.command("inspect")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=SafePath(path_type=Path, dir_okay=False))
 @click.option(
     "--trust-root",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=SafePath(path_type=Path, dir_okay=False),
     help="trust-root.json whose keys verify the pack signatures.",
 )
 @click.option("--require-signed", is_flag=True, help="Fail unless every pack verifies.")
-@cli_errors
 def inspect(file: Path, trust_root: Path | None, require_signed: bool) -> None:
     """Show FILE's manifest, packs, flows, signature status and digest."""
     from greentic.bundle import reader
@@ -117,7 +94,7 @@ def inspect(file: Path, trust_root: Path | None, require_signed: bool) -> None:
 
 
 @bundle.command("push")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=SafePath(path_type=Path, dir_okay=False))
 @click.argument("reference")
 @click.option(
     "--insecure",
@@ -125,7 +102,6 @@ def inspect(file: Path, trust_root: Path | None, require_signed: bool) -> None:
     help="Plain HTTP for this registry (else only hosts in GREENTIC_OCI_INSECURE_REGISTRIES).",
 )
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per I/O.")
-@cli_errors
 def push(file: Path, reference: str, insecure: bool, timeout: float) -> None:
     """Push FILE to REFERENCE (oci://host[:port]/repo:tag); prints the manifest digest."""
     from greentic.bundle import reader

@@ -1,7 +1,7 @@
 """`gtc pack build|sign|verify`: .gtpack tooling (not an `op` verb).
 
-Results are one JSON line on stdout; user errors one `error: …` line on stderr, exit 1.
-Registered lazily by the root `gtc` group.
+Results are one JSON line on stdout; a failure is the error boundary's one JSON line on
+stderr (noun `pack`, op the verb) and exit 1. Registered lazily by the root `gtc` group.
 """
 
 from __future__ import annotations
@@ -10,23 +10,29 @@ from pathlib import Path
 
 import click
 
-from greentic.cli.bundle import cli_errors, emit, load_signing_key, load_trusted_keys, read_file
+from greentic.cli.boundary import Boundary, SafePath
+from greentic.cli.bundle import (
+    CONTEXT,
+    emit,
+    load_signing_key,
+    load_trusted_keys,
+    read_file,
+)
 
 
-@click.group("pack")
+@click.group("pack", cls=Boundary, noun="pack", context_settings=CONTEXT)
 def pack() -> None:
     """Build, sign and verify .gtpack files."""
 
 
 @pack.command("build")
-@click.argument("src", type=click.Path(path_type=Path, file_okay=False))
-@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.argument("src", type=SafePath(path_type=Path, file_okay=False))
+@click.option("-o", "--out", type=SafePath(path_type=Path, dir_okay=False), required=True)
 @click.option(
     "--sign-key",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=SafePath(path_type=Path, dir_okay=False),
     help="Ed25519 PKCS#8 PEM key to sign the manifest with.",
 )
-@cli_errors
 def build(src: Path, out: Path, sign_key: Path | None) -> None:
     """Build the pack directory SRC (pack.yaml + flows/*.ygtc) into the .gtpack OUT."""
     from greentic.bundle.build import build_pack_dir
@@ -37,21 +43,20 @@ def build(src: Path, out: Path, sign_key: Path | None) -> None:
 
 
 @pack.command("sign")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=SafePath(path_type=Path, dir_okay=False))
 @click.option(
     "--key",
     "key_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=SafePath(path_type=Path, dir_okay=False),
     required=True,
     help="Ed25519 PKCS#8 PEM private key (e.g. ~/.greentic/operator/key.pem).",
 )
 @click.option(
     "-o",
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=SafePath(path_type=Path, dir_okay=False),
     help="Write the signed pack here (default: replace FILE).",
 )
-@cli_errors
 def sign(file: Path, key_path: Path, out: Path | None) -> None:
     """Add an Ed25519 signature over FILE's canonical manifest."""
     from greentic.bundle import signing
@@ -70,9 +75,8 @@ def sign(file: Path, key_path: Path, out: Path | None) -> None:
 
 
 @pack.command("verify")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--trust-root", type=click.Path(path_type=Path, dir_okay=False), required=True)
-@cli_errors
+@click.argument("file", type=SafePath(path_type=Path, dir_okay=False))
+@click.option("--trust-root", type=SafePath(path_type=Path, dir_okay=False), required=True)
 def verify(file: Path, trust_root: Path) -> None:
     """Verify FILE's signature 1-of-N against a trust-root.json; exit 1 unless verified."""
     from greentic.bundle import reader, signing

@@ -1,21 +1,20 @@
 """`greentic-start start|stop --env <id>`: the worker's console script (SPEC §7).
 
 `main` is the entry point (`greentic-start --env x` means `start --env x`, as upstream);
-`start` is also mounted as `gtc start`. Parsing and error lines only: the work is in
-`greentic.worker.process`, imported lazily for a fast cold boot. A user error is one
-`error: <kind>: <message>` line on stderr and exit 1, never a traceback.
+`start` is also mounted as `gtc start`. Options and wiring only: the work is in
+`greentic.worker.process`, imported lazily for a fast cold boot. A failure is the error
+boundary's one JSON line on stderr (noun `start`, op `start`/`stop`) and exit 1; the boot's
+own refusal text is its `message`.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
 import click
 
-from greentic.cli.bundle import cli_errors
-from greentic.errors import GreenticError
+from greentic.cli.boundary import Boundary, SafePath
 
 DEFAULT_ENV = "local"
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -26,31 +25,12 @@ def resolve_env(flag: str | None) -> str:
     return flag or os.environ.get("GREENTIC_ENV", "").strip() or DEFAULT_ENV
 
 
-def guarded(run: Callable[[], int]) -> int:
-    """Run a command body; an unexpected failure is one line (traceback with GREENTIC_DEBUG=1)."""
-    try:
-        return run()
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
-    except (GreenticError, OSError):
-        raise  # cli_errors prints them as one line
-    except Exception as exc:
-        if os.environ.get("GREENTIC_DEBUG"):
-            raise
-        click.echo(
-            f"error: internal: {type(exc).__name__}: {exc} (hint: rerun with GREENTIC_DEBUG=1 "
-            "for the traceback and report it)",
-            err=True,
-        )
-        return 1
-
-
 env_option = click.option(
     "--env", "env_id", metavar="ID", help="Environment id (default: $GREENTIC_ENV, else local)."
 )
 store_option = click.option(
     "--store-root",
+    type=SafePath(file_okay=False),
     metavar="DIR",
     help="Env store root (default: $GREENTIC_STORE_ROOT, else ~/.greentic/environments).",
 )
@@ -64,10 +44,14 @@ store_option = click.option(
     type=click.Choice(["on", "off"]),
     default="off",
     show_default=True,
-    help="Front the worker with a cloudflared tunnel (not implemented yet).",
+    help="Front the worker with a cloudflared quick tunnel and register Telegram webhooks.",
 )
-@click.option("--cloudflared-binary", metavar="PATH", help="cloudflared executable to run.")
-@cli_errors
+@click.option(
+    "--cloudflared-binary",
+    metavar="PATH",
+    help="cloudflared executable (relative to the env dir; else "
+    "$GREENTIC_OPERATOR_BINARY_CLOUDFLARED, <env>/bin/cloudflared, PATH).",
+)
 def start(
     env_id: str | None, store_root: str | None, cloudflared: str, cloudflared_binary: str | None
 ) -> None:
@@ -80,25 +64,27 @@ def start(
         cloudflared=cloudflared == "on",
         cloudflared_binary=cloudflared_binary,
     )
-    sys.exit(guarded(lambda: process.start(opts)))
+    code = process.start(opts)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @click.command("stop", context_settings=CONTEXT)
 @env_option
 @store_option
-@cli_errors
-def stop(env_id: str | None, store_root: str | None) -> None:
-    """Stop the worker serving the env (SIGTERM, then wait about a second)."""
+@click.option(
+    "--keep-webhooks", is_flag=True, help="Leave the Telegram webhooks the worker registered."
+)
+def stop(env_id: str | None, store_root: str | None, keep_webhooks: bool) -> None:
+    """Stop the worker serving the env (SIGTERM, then wait), its tunnel and its webhooks."""
     from greentic.worker import process
 
-    def run() -> int:
-        click.echo(process.stop(resolve_env(env_id), store_root=store_root))
-        return 0
-
-    sys.exit(guarded(run))
+    click.echo(
+        process.stop(resolve_env(env_id), store_root=store_root, keep_webhooks=keep_webhooks)
+    )
 
 
-@click.group("greentic-start", context_settings=CONTEXT)
+@click.group("greentic-start", cls=Boundary, noun="start", context_settings=CONTEXT)
 def cli() -> None:
     """The Greentic worker runtime."""
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError, field_validator
 
 from greentic.spec.base import Model, check_env_id
+from greentic.spec.validation import describe
 
 LOCAL = "local"
 
@@ -55,12 +56,5 @@ def check_listen_addr(addr: str) -> str:
 
 
 def validation_message(exc: ValidationError) -> str:
-    """First pydantic error as one line `loc: message` (unknown keys named, no `Value error,`)."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = f"unknown key `{err['loc'][-1]}`"
-    elif err["type"] == "missing":
-        msg = "required field is missing"
-    return f"{loc}: {msg}" if loc else msg
+    """First pydantic error as one line `packs[0].slot: message` (see greentic.spec.validation)."""
+    return describe(exc)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from greentic.spec.base import Model, check_digest, check_env_id
-from greentic.spec.environment import RouteBinding
+from greentic.spec.environment import SLOTS, RouteBinding
 
 SCHEMA = "greentic.env-manifest.v1"
 
@@ -43,6 +43,13 @@ class ManifestPack(Model):
     pack_ref: str
     answers_ref: str | None = None
     answers: dict[str, Any] | None = None
+
+    @field_validator("slot")
+    @classmethod
+    def _slot(cls, v: str) -> str:
+        if v != "messaging" and v not in SLOTS:  # messaging: the clearer message below
+            raise ValueError(f"slot `{v}` is not one of {', '.join(SLOTS)}")
+        return v
 
     @model_validator(mode="after")
     def _answers(self) -> ManifestPack:

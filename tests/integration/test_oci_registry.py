@@ -93,7 +93,7 @@ def test_push_without_insecure_goes_over_https_and_fails_clearly(registry: Local
     code, stdout, stderr = push(str(BUNDLE), f"oci://{registry.host}/bundles/x:v1")
     assert (code, stdout) == (1, "")
     assert (
-        stderr.startswith("error: fetch: pushing to ")
+        json.loads(stderr)["error"]["message"].startswith("pushing to ")
         and "GREENTIC_OCI_INSECURE_REGISTRIES" in stderr
         and "--insecure" in stderr
     )

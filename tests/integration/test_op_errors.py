@@ -96,3 +96,20 @@ def test_env_id_dot_dot(tmp_path: Path, env: dict[str, str]) -> None:
     m = write(tmp_path, "m.json", json.dumps(dict(MANIFEST, environment={"id": ".."})))
     err = gtc(tmp_path / "S", "env", "apply", answers=m, env=env).error
     assert err["kind"] == "answers-parse" and "`..`" in err["message"]
+
+
+def test_bad_fields_are_named_by_path_and_end_stderr(tmp_path: Path, env: dict[str, str]) -> None:
+    """A bad slot and a NUL byte: the field's path, no pydantic text, the JSON line last."""
+    pack = {"slot": "bogus", "kind": "greentic.deployer.k8s@1.0.0", "pack_ref": "builtin"}
+    m = write(tmp_path, "m.json", json.dumps(dict(MANIFEST, secrets=[], packs=[pack])))
+    run = gtc(tmp_path / "S", "env", "apply", "--dry-run", answers=m, env=env)
+    assert run.error["kind"] == "answers-parse"
+    assert "m.json: packs[0].slot: slot `bogus` is not one of deployer, " in run.error["message"]
+    assert "pydantic" not in run.stderr and run.stderr.splitlines()[-1].startswith("{")
+
+    pack.update(slot="deployer", answers_ref="answers\u0000.json")
+    m.write_text(json.dumps(dict(MANIFEST, secrets=[], packs=[pack])))
+    run = gtc(tmp_path / "S", "env", "apply", "--dry-run", answers=m, env=env)
+    assert run.error["kind"] == "invalid-argument"
+    assert "m.json: packs[0].answers_ref: contains a NUL byte" in run.error["message"]
+    assert run.error["hint"] and run.stderr.splitlines()[-1].startswith("{")

@@ -1,9 +1,9 @@
-"""The `op` group: global flags, lazy nouns, and the one invoke wrapper that writes envelopes.
+"""The `op` group: global flags, lazy nouns, and the success envelope of every verb.
 
 `gtc op [--store-root DIR] [--answers FILE] [--schema] [--debug] <noun> <verb> …`. Verbs
-return a result dict; `OpGroup.invoke` prints the success line or turns any failure —
-GreenticError, click usage error, or an unexpected exception — into one JSON error line and
-exit 1 (SPEC §4). `NounGroup` records the noun/verb labels the envelope carries.
+return a result dict; `OpGroup.invoke` prints the success line (SPEC §4). Failures are the
+error boundary's (greentic.cli.boundary): one JSON error line and exit 1. `NounGroup` records
+the noun/verb labels the envelopes carry.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from typing import Any
 
 import click
 
-from greentic.cli.lazy import Lazy, LazyGroup
+from greentic.cli.boundary import DEBUG, Boundary, LabelledGroup, SafePath, labels_of, succeed
+from greentic.cli.lazy import Lazy
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.envelope import Labels, guard, succeed
-
-LABELS = "greentic.op.labels"
 
 NOUNS = {
     "env": Lazy("greentic.cli.op.env:env", "Environments: create, init, show, list, apply, …"),
@@ -34,75 +32,30 @@ NOUNS = {
 LEAF_LABELS = {"deploy": ("deploy", "run")}
 
 
-def labels_of(ctx: click.Context) -> Labels:
-    """The shared Labels of this invocation (click shares `meta` along the context chain)."""
-    labels = ctx.meta.get(LABELS)
-    if not isinstance(labels, Labels):
-        labels = Labels()
-        ctx.meta[LABELS] = labels
-    return labels
-
-
-def _debug(ctx: click.Context) -> bool:
-    obj = ctx.find_object(OpContext)
-    return bool(obj.debug) if obj is not None else bool(ctx.params.get("debug"))
-
-
-class OpGroup(LazyGroup):
-    """The `op` group: every outcome below it ends in exactly one envelope line."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.exceptions.Exit:
-            raise
-        except Exception as exc:  # a bad global flag: still one JSON line
-            guard(Labels(), exc, debug="--debug" in args)
+class OpGroup(Boundary):
+    """The `op` group: a verb's result becomes the one success line on stdout."""
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        labels = labels_of(ctx)
-        if args:
-            labels.noun = args[0]
         name, cmd, rest = super().resolve_command(ctx, args)
         if name in LEAF_LABELS:
+            labels = labels_of(ctx)
             labels.noun, labels.op = LEAF_LABELS[name]
         return name, cmd, rest
 
     def invoke(self, ctx: click.Context) -> Any:
-        labels = labels_of(ctx)
-        try:
-            result = super().invoke(ctx)
-        except (click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            guard(labels, exc, debug=_debug(ctx))
-        succeed(labels, result)
+        result = super().invoke(ctx)
+        succeed(labels_of(ctx), result)
         return result
 
 
-class NounGroup(LazyGroup):
-    """A noun (`env`, `revisions`, …): records its envelope label and the verb's name."""
+class NounGroup(LabelledGroup):
+    """A noun (`env`, `revisions`, …): its envelope label (default: its name) and the verb."""
 
     def __init__(self, *args: Any, label: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label = label
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        labels = labels_of(ctx)
-        labels.noun = self.label or self.name or ""
-        if args:
-            labels.op = args[0]
-        return super().resolve_command(ctx, args)
+        self.noun = label or self.name or ""
 
 
 @click.group(
@@ -112,13 +65,13 @@ class NounGroup(LazyGroup):
 )
 @click.option(
     "--store-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Store root (default $GREENTIC_STORE_ROOT, else ~/.greentic/environments).",
 )
 @click.option(
     "--answers",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=SafePath(dir_okay=False, path_type=Path),
     default=None,
     help="The verb's payload as a JSON/YAML file (for `env apply`: the env-manifest).",
 )
@@ -129,4 +82,5 @@ def op(
     ctx: click.Context, store_root: Path | None, answers: Path | None, schema: bool, debug: bool
 ) -> None:
     """Author environments in the local store (one JSON line per verb)."""
+    ctx.meta[DEBUG] = debug
     ctx.obj = OpContext(store_root=store_root, answers=answers, schema=schema, debug=debug)

@@ -1,10 +1,11 @@
 """A verb's payload from exactly one source: `--answers FILE`, inline `key=value`, or flags.
 
-`collect` picks the one source given (mixing is an InvalidArgument) and returns a plain dict;
+`collect` picks the one source given (mixing is an InvalidArgument) and returns a plain dict,
+refusing text no name or path can hold (`check_text`: a NUL byte, a lone surrogate) by field;
 `validate` turns it into the verb's pydantic model, mapping errors to answers-parse (file) or
-invalid-argument (command line). `load_answers` reads JSON/YAML with file+line in errors;
-`route_options` gives a verb the route flags as one `route_binding`. Every payload-taking
-verb calls these; engineer C's render/reconcile reuse them.
+invalid-argument (command line), as `field[0].name: rule`. `load_answers` reads JSON/YAML
+with file+line in errors; `route_options` gives a verb the route flags as one `route_binding`.
+Every payload-taking verb calls these; engineer C's render/reconcile reuse them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 M = TypeVar("M", bound="BaseModel")
+D = TypeVar("D")
 F = TypeVar("F", bound=Callable[..., Any])
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 MIXED = (
@@ -86,10 +88,44 @@ def collect(
     if sum(sources) > 1:
         raise InvalidArgument(MIXED)
     if ctx_obj.answers is not None:
-        return load_answers(ctx_obj.answers)
+        return check_text(load_answers(ctx_obj.answers), source=ctx_obj.answers)
     if inline:
-        return parse_inline(inline)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in given.items()}
+        return check_text(parse_inline(inline))
+    return check_text({k: list(v) if isinstance(v, tuple) else v for k, v in given.items()})
+
+
+def _refuse_bad_text(text: str, where: str, source: Path | None) -> None:
+    """InvalidArgument when `text` holds what no name, path or variable can (NUL, surrogate)."""
+    problem = None
+    if "\0" in text:
+        problem = "contains a NUL byte, which no name or path can hold"
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "is not valid Unicode (it holds a lone surrogate)"
+    if problem is not None:
+        prefix = f"{source}: " if source is not None else ""
+        raise InvalidArgument(f"{prefix}{where}: {problem}", hint="remove that character")
+
+
+def check_text(doc: D, *, source: Path | None = None) -> D:
+    """`doc` unchanged, or an InvalidArgument naming the first string or key no name, path
+    or environment variable can hold (`packs[0].answers_ref: contains a NUL byte …`)."""
+    from greentic.spec.validation import field_path
+
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), doc)]
+    while stack:  # iterative: a deeply nested document must not hit the recursion limit
+        loc, node = stack.pop()
+        if isinstance(node, str):
+            _refuse_bad_text(node, field_path(loc) or "the value", source)
+        elif isinstance(node, Mapping):
+            for key in node:
+                _refuse_bad_text(str(key), f"a key of {field_path(loc) or 'the document'}", source)
+            stack.extend(reversed([((*loc, str(k)), v) for k, v in node.items()]))
+        elif isinstance(node, list | tuple):
+            stack.extend(reversed([((*loc, i), v) for i, v in enumerate(node)]))
+    return doc
 
 
 def split_args(args: tuple[str, ...]) -> tuple[list[str], tuple[str, ...]]:
@@ -103,12 +139,12 @@ def validate(ctx_obj: OpContext, model: type[M], data: Mapping[str, Any]) -> M:
     """`model` from `data`; errors name the field and the source (file or command line)."""
     from pydantic import ValidationError
 
-    from greentic.deployer.common import validation_message
+    from greentic.spec.validation import describe
 
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        msg = validation_message(exc)
+        msg = describe(exc)
         if ctx_obj.answers is not None:
             raise AnswersParseError(f"{ctx_obj.answers}: {msg}") from None
         raise InvalidArgument(msg) from None

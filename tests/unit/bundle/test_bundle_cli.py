@@ -100,7 +100,7 @@ def test_signed_bundle_verifies_and_a_foreign_signature_is_refused(tmp_path: Pat
     )
     assert (code, stdout) == (1, "")
     assert stderr.count("\n") == 1
-    assert stderr.startswith("error: trust-root: ")
+    assert json.loads(stderr)["error"]["kind"] == "trust-root"
     assert "pack `webchat-bot` is invalid" in stderr and "Traceback" not in stderr
 
     code, stdout, _ = run(bundle, "inspect", str(out), "--trust-root", str(untrusted))
@@ -149,7 +149,7 @@ def test_pack_build_sign_verify(tmp_path: Path) -> None:
 def test_errors_are_one_line_without_traceback(args: list[str], message: str) -> None:
     code, stdout, stderr = run(bundle, *args)
     assert (code, stdout) == (1, "")
-    assert message in stderr and stderr.startswith("error: ") and stderr.count("\n") == 1
+    assert message in json.loads(stderr)["error"]["message"] and stderr.count("\n") == 1
 
 
 def test_build_refuses_a_flow_without_id(tmp_path: Path) -> None:

@@ -33,20 +33,26 @@ class Outcome:
 
     @property
     def doc(self) -> dict[str, Any]:
-        """The one JSON line (stdout on success, stderr's first line on failure)."""
+        """The one JSON line (stdout on success, stderr's last and only JSON line on failure)."""
         if self.code == 0:
             lines = self.stdout.splitlines()
             assert len(lines) == 1, self.stdout
             return dict(json.loads(lines[0]))
-        lines = [ln for ln in self.stderr.splitlines() if ln.startswith("{")]
-        assert len(lines) == 1, self.stderr
+        lines = self.stderr.splitlines()
+        assert len([ln for ln in lines if ln.startswith("{")]) == 1, self.stderr
+        assert lines and lines[-1].startswith("{"), self.stderr  # nothing after the error line
         assert self.stdout == "", self.stdout
-        return dict(json.loads(lines[0]))
+        return dict(json.loads(lines[-1]))
 
     @property
     def result(self) -> dict[str, Any]:
         assert self.code == 0, self.stderr
         return dict(self.doc["result"])
+
+    @property
+    def hint(self) -> str:
+        """The failure's hint (inside the JSON error), or "" when it has none."""
+        return str(self.error.get("hint", ""))
 
     @property
     def error(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from greentic.cli import lazy
+from greentic.cli.boundary import BUG_HINT
 from greentic.cli.main import gtc
 from greentic.cli.op import op
 from greentic.cli.op import op as op_group
@@ -48,13 +49,14 @@ def test_usage_errors_become_invalid_argument(
     out = op(*args)
     assert out.error["kind"] == "invalid-argument"
     assert (out.doc["noun"], out.doc["op"]) == (noun, verb)
-    assert "hint:" in out.stderr
+    assert "--help" in out.hint
 
 
 def test_bad_global_flag_is_one_json_line(store_root: Path) -> None:
     r = CliRunner().invoke(gtc, ["op", "--nope", "env", "list"], catch_exceptions=False)
     assert r.exit_code == 1
-    doc = json.loads(r.stderr.splitlines()[0])
+    (line,) = r.stderr.splitlines()
+    doc = json.loads(line)
     assert doc["error"]["kind"] == "invalid-argument" and "--nope" in doc["error"]["message"]
 
 
@@ -100,8 +102,12 @@ def test_unexpected_exception_gets_an_envelope_and_debug_hint(
 
     monkeypatch.setattr(env, "list_envs", boom)
     out = op("env", "list")
-    assert out.error == {"kind": "store", "message": "unexpected RuntimeError: kaboom"}
-    assert "rerun with --debug" in out.stderr
+    assert out.error == {
+        "kind": "store",
+        "message": "unexpected RuntimeError: kaboom",
+        "hint": BUG_HINT,
+    }
+    assert "--debug" in out.hint and "report it" in out.hint
 
 
 def test_debug_lets_the_traceback_through(

@@ -96,7 +96,7 @@ def run(args: list[str], *, stdin: str | None = None) -> tuple[int, str, str]:
 def assert_one_error_line(code: int, out: str, err: str) -> None:
     assert code == 1, (code, out, err)
     assert out == ""
-    lines = [ln for ln in err.splitlines() if not ln.startswith("hint: ")]
+    lines = err.splitlines()
     assert len(lines) == 1, err
     doc = json.loads(lines[0])
     assert set(doc) == {"op", "noun", "error"}

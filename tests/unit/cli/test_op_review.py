@@ -114,9 +114,8 @@ def test_read_only_store_error_names_the_fix(
     monkeypatch.setattr(envstore, "env_lock", refuse)
     out = op("bundles", "add", "bundle_id=x")
     assert out.error["kind"] == "io" and str(lock) in out.error["message"]
-    hint = [ln for ln in out.stderr.splitlines() if ln.startswith("hint:")]
-    assert hint and "writable" in hint[0] and "--store-root" in hint[0]
-    assert "--debug" not in hint[0]
+    assert "writable" in out.hint and "--store-root" in out.hint
+    assert "--debug" not in out.hint
 
 
 def test_answers_file_that_is_not_utf8_is_a_parse_error(op: Op, tmp_path: Path) -> None:
@@ -215,5 +214,5 @@ def test_corrupt_environment_json_names_the_file_and_the_fix(
     (store_root / "local" / "environment.json").write_bytes(content)
     out = op("env", "show", "local")
     assert "environment.json" in out.error["message"]
-    assert "hint: environment.json is written only by `gtc op` verbs" in out.stderr
+    assert out.hint.startswith("environment.json is written only by `gtc op` verbs")
     assert "Traceback" not in out.stderr

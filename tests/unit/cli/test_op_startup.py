@@ -20,7 +20,17 @@ print("HEAVY:" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules)))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["op", "--help"], ["op", "env", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["op", "--help"],
+        ["op", "env", "--help"],
+        ["bundle", "--help"],
+        ["pack", "--help"],
+        ["start", "--help"],
+    ],
+)
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],

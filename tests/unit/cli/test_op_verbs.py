@@ -178,6 +178,7 @@ def test_non_local_bundles_need_customer_id(op: Op) -> None:
     assert out.error == {
         "kind": "invalid-argument",
         "message": "customer_id is required for non-local env `prod` (the billing principal; P6)",
+        "hint": "pass customer_id=<id>",
     }
     ok = op("bundles", "add", "bundle_id=b", "environment_id=prod", "customer_id=acme")
     assert ok.result["customer_id"] == "acme"

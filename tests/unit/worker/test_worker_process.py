@@ -81,7 +81,9 @@ def test_cli_unknown_env_is_one_clear_line(
     code, out, err = run_cli(["--env", "ghost", "--store-root", str(store_root)], capsys)
     assert code == 1
     assert out == ""
-    assert err.startswith("error: not-found: no environment `ghost` in the store at ")
+    error = json.loads(err)["error"]
+    assert error["kind"] == "not-found"
+    assert error["message"].startswith("no environment `ghost` in the store at ")
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
 
@@ -93,13 +95,20 @@ def test_cli_env_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert start_cli.resolve_env("prod") == "prod"
 
 
-def test_cli_cloudflared_on_is_not_implemented_yet(
-    store_root: Path, capsys: pytest.CaptureFixture[str]
+def test_cli_cloudflared_on_without_a_binary_names_the_flag_and_the_variable(
+    store_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    save_cold(Store(store_root), EnvBuilder().build())
+    monkeypatch.setenv("PATH", str(store_root / "no-bin"))
+    monkeypatch.delenv("GREENTIC_OPERATOR_BINARY_CLOUDFLARED", raising=False)
     argv = ["start", "--env", "local", "--store-root", str(store_root), "--cloudflared", "on"]
-    code, _, err = run_cli(argv, capsys)
-    assert code == 1
-    assert err.startswith("error: not-yet-implemented: `--cloudflared on`")
+    code, out, err = run_cli(argv, capsys)
+    assert code == 1 and out == ""
+    error = json.loads(err)["error"]
+    assert error["kind"] == "not-found"
+    assert error["message"].startswith("cloudflared not found")
+    assert "GREENTIC_OPERATOR_BINARY_CLOUDFLARED" in error["message"]
+    assert "--cloudflared-binary" in err
 
 
 def test_cli_refuses_a_second_worker_for_the_same_env(
@@ -132,7 +141,9 @@ def test_cli_refuses_a_second_worker_while_the_first_still_boots(
     finally:
         os.close(held)
     assert (code, out) == (1, "")
-    assert err.startswith("error: conflict: another greentic-start is already booting env `local`")
+    error = json.loads(err)["error"]
+    assert error["kind"] == "conflict"
+    assert error["message"].startswith("another greentic-start is already booting env `local`")
     assert "greentic-start stop --env local" in err
     assert len(err.strip().splitlines()) == 1
 

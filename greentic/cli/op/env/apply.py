@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from greentic.cli.op.context import OpContext
+from greentic.cli.op.payload import check_text
 from greentic.errors import InvalidArgument
 
 
@@ -34,6 +35,7 @@ def command(
 ) -> dict[str, Any]:
     """Apply the env-manifest given with `op --answers FILE`."""
     from greentic.deployer import apply
+    from greentic.deployer.answers_file import load_mapping
     from greentic.spec.manifest import EnvManifest
 
     if obj.schema:
@@ -44,6 +46,8 @@ def command(
         )
     if dry_run and check:
         raise InvalidArgument("--dry-run and --check are mutually exclusive")
+    # text no name or path can hold is refused by field before apply reads anything else
+    check_text(load_mapping(obj.answers, what="env-manifest"), source=obj.answers)
     mode: apply.Mode = "dry-run" if dry_run else "check" if check else "apply"
     interactive = _tty() and not non_interactive
     return apply.apply(

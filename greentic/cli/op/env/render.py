@@ -11,13 +11,14 @@ from typing import Any
 
 import click
 
+from greentic.cli.boundary import SafePath
 from greentic.cli.op import payload
 from greentic.cli.op.context import OpContext
 
 
 @click.command("render")
 @click.argument("args", nargs=-1)
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write YAML here.")
+@click.option("--out", type=SafePath(path_type=Path), default=None, help="Write YAML here.")
 @click.pass_obj
 def command(obj: OpContext, args: tuple[str, ...], out: Path | None) -> dict[str, Any]:
     """Render an environment to Kubernetes objects (pure; --out writes YAML files)."""

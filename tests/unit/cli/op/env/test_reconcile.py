@@ -67,10 +67,11 @@ def test_missing_kubernetes_client(store_root: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "kubernetes", None)
     code, out, err = invoke(store_root, "reconcile", "local")
     assert (code, out) == (1, "")
-    assert err.splitlines()[0] == (
+    assert err.splitlines() == [
         '{"op":"reconcile","noun":"env","error":{"kind":"conflict",'
-        '"message":"this install lacks the Kubernetes client (install greentic[k8s])"}}'
-    )
+        '"message":"this install lacks the Kubernetes client (install greentic[k8s])",'
+        '"hint":"pip install \'greentic[k8s]\'"}}'
+    ]
 
 
 def test_bad_timeout_is_invalid_argument(store_root: Path, fake: FakeCluster) -> None:
