@@ -165,8 +165,9 @@ def expect_crash_loop(
             evidence=common.worker_evidence(pod, "worker"),
         )
     ctx.check(
-        f"crash loop: {reason}, {pod.restarts()} restarts with back-off",
+        f"worker crash-looping: {reason}",
         True,
+        f"{pod.restarts()} restarts with back-off; "
         f"exit code(s) seen: {', '.join(map(str, sorted(codes))) or 'none'}",
     )
     ctx.check(

@@ -66,11 +66,15 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     ctx.check("revision archived", "archived" in str(archived), str(archived)[:200])
     result = pods.reconcile(ctx, backend, ENV_ID, applied=AFTER[0], pruned=AFTER[1])
 
-    # -- check: the worker's objects and container are gone; the router survives ----------
-    still = sorted(
-        f"{o['kind']} {o['name']}" for o in result.get("objects", []) if o["name"] == worker
+    # -- check: the worker's objects were pruned, its container is gone, the router survives -
+    mine = [o for o in result.get("objects", []) if o["name"] == worker]
+    pruned = sorted(f"{o['kind']} {o['name']}" for o in mine if o.get("action") == "pruned")
+    still = sorted(f"{o['kind']} {o['name']}" for o in mine if o.get("action") != "pruned")
+    ctx.check(
+        f"{worker} pruned, no longer rendered",
+        not still and pruned == [f"Deployment {worker}", f"Service {worker}"],
+        f"pruned: {', '.join(pruned) or 'none'}; still rendered: {', '.join(still) or 'none'}",
     )
-    ctx.check(f"{worker} no longer rendered", not still, ", ".join(still) or "absent")
     pods.expect_workloads(
         ctx, backend, ENV_ID, present=[ROUTER], absent=[worker], deadline_s=DEADLINE_S
     )

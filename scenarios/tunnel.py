@@ -20,10 +20,9 @@ import os
 import random
 import secrets
 import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
 import httpx
 
@@ -151,8 +150,9 @@ def boot(ctx: ScenarioContext, setup: Setup, *, env: dict[str, str] | None = Non
     """`greentic-start start --env local --cloudflared on --cloudflared-binary <bin>` against
     the setup's Bot API (`env` adds or overrides variables, e.g. the fake's failure knobs)."""
     ctx.step(f"act: greentic-start start --env {ENV_ID} --cloudflared on --cloudflared-binary …")
-    backend = cast(LocalProcessBackend, ctx.backend)  # NEEDS LOCAL_PROCESS: the host track
-    return backend.start(
+    # extra `start` flags: only a LOCAL_PROCESS track takes them (a pod would get
+    # `--cloudflared on` from the deployer's `tunnel` answer instead)
+    return ctx.backend.start(
         ctx,
         ENV_ID,
         env={**setup.worker_env, API_BASE_ENV: setup.api_base, **(env or {})},
@@ -181,15 +181,6 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     ctx.urls.update({"public": public_url, "admin chat": f"{admin_url}/chat"})
     ctx.notes.append(f"tunnel {public_url} → edge 127.0.0.1:{edge.port} → {worker.base_url}")
     return ctx.result()
-
-
-class LocalProcessBackend(Protocol):
-    """A track whose worker is a local process takes extra `start` flags (a pod would get
-    `--cloudflared on` from the deployer's `tunnel` answer instead)."""
-
-    def start(
-        self, scope: ScenarioContext, env_id: str, *, env: dict[str, str], args: Sequence[str]
-    ) -> RunningWorker: ...
 
 
 # -- prepare ------------------------------------------------------------------------------
