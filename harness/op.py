@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -24,9 +23,6 @@ from harness.artifacts import Artifacts
 from harness.errors import HarnessError
 
 OP_DEADLINE_S = 60.0
-PLAIN_ERROR = re.compile(
-    r"^error: (?P<kind>[a-z-]+): (?P<message>.*?)(?: \(hint: (?P<hint>.*)\))?$"
-)
 
 
 class OpFailed(HarnessError):
@@ -45,25 +41,20 @@ def gtc_binary() -> str:
 
 
 def parse_error(stderr: str) -> tuple[str | None, str | None, str | None]:
-    """(kind, message, hint) from a failed command's stderr: the `op` JSON envelope (plus a
-    `hint:` line) or the `error: kind: message (hint: …)` line of the other commands."""
-    kind = message = hint = None
-    for line in stderr.splitlines():
+    """(kind, message, hint) from a failed command's stderr: its last line is the one JSON
+    error object every entry point writes (`{"op","noun","error":{kind,message,hint?}}`)."""
+    for line in reversed(stderr.splitlines()):
         stripped = line.strip()
-        plain = PLAIN_ERROR.match(stripped)
-        if plain is not None:  # `gtc bundle …` form: `error: <kind>: <message> (hint: …)`
-            kind, message, hint = plain.group("kind"), plain.group("message"), plain.group("hint")
-        elif stripped.startswith("{"):
-            try:
-                doc = json.loads(stripped)
-            except ValueError:
-                continue
-            error = doc.get("error") if isinstance(doc, dict) else None
-            if isinstance(error, dict):
-                kind, message = error.get("kind"), error.get("message")
-        elif stripped.lower().startswith("hint"):
-            hint = stripped.split(":", 1)[-1].strip()
-    return kind, message, hint
+        if not stripped.startswith("{"):
+            continue
+        try:
+            doc = json.loads(stripped)
+        except ValueError:
+            continue
+        error = doc.get("error") if isinstance(doc, dict) else None
+        if isinstance(error, dict):
+            return error.get("kind"), error.get("message"), error.get("hint")
+    return None, None, None
 
 
 def parse_output(stdout: str) -> Any:

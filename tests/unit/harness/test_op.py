@@ -12,17 +12,18 @@ from harness.artifacts import Artifacts
 from harness.op import Gtc, OpFailed, operator_env, parse_error, parse_output
 
 
-def test_parse_error_reads_the_op_envelope_and_its_hint() -> None:
+def test_parse_error_reads_the_one_json_error_line_and_its_hint() -> None:
     stderr = (
-        '{"op":"create","noun":"env","error":{"kind":"conflict","message":"exists"}}\n'
-        "hint: use another id\n"
+        "plan: 3 steps\n"
+        '{"op":"create","noun":"env","error":{"kind":"conflict","message":"exists",'
+        '"hint":"use another id"}}\n'
     )
     assert parse_error(stderr) == ("conflict", "exists", "use another id")
 
 
-def test_parse_error_reads_the_plain_cli_form() -> None:
-    stderr = "error: fetch: registry said 401 (hint: set OCI_USERNAME)\n"
-    assert parse_error(stderr) == ("fetch", "registry said 401", "set OCI_USERNAME")
+def test_parse_error_without_a_hint_or_without_json() -> None:
+    stderr = '{"op":"push","noun":"bundle","error":{"kind":"fetch","message":"401"}}\n'
+    assert parse_error(stderr) == ("fetch", "401", None)
     assert parse_error("Traceback …") == (None, None, None)
 
 
