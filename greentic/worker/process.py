@@ -13,10 +13,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from greentic.errors import Conflict, GreenticError, IoError
 from greentic.store.envstore import Store
@@ -26,6 +26,9 @@ from greentic.worker.activation import Activation
 from greentic.worker.listeners import Address
 from greentic.worker.logs import LogSink, SystemLog
 from greentic.worker.redact import RedactingLog, Redactor
+
+if TYPE_CHECKING:
+    from greentic.worker.public import PublicSide
 
 STOP_WAIT_SECONDS = 1.0
 TUNNEL_STOP_SECONDS = 4.0  # the worker stops its cloudflared (SIGTERM, then SIGKILL at 3 s)
@@ -175,78 +178,79 @@ class Served:
 
     def run(self, binary: Path | None) -> int:
         from greentic.worker import app as worker_app
-        from greentic.worker import public, server
+        from greentic.worker import server, telegram
 
         env, activation, env_id = self.booted.env, self.booted.activation, self.paths.env_id
         server.hold_signals()  # from here a signal means a graceful stop once serving
         address, warnings = listeners.resolve_bind(env.host_config.listen_addr, self.environ)
         for warning in warnings:
             self.warn(warning)
-        secrets = public.secrets_of(self.paths, self.environ, self.redact.learn)
-        if public.serves_telegram(env, activation):
-            secrets.check()  # a read-only dev-store fails the boot loudly (SPEC §3)
+        pub = None
+        if binary is not None or telegram.served_bundles_linked(env, activation):
+            from greentic.worker import public
+
+            console = public.Console(say=self.say, warn=self.warn)
+            pub = public.PublicSide.prepare(
+                env, activation, self.paths, self.environ, console, self.redact
+            )
         sock = server.bind(address, env_id=env_id)
         bound = Address(address.ip, int(sock.getsockname()[1]))
         admin_sock = server.bind_admin(bound.port) if binary else None
-        console = public.Console(say=self.say, warn=self.warn)
-        side, sender = public.telegram_side(env, secrets, self.environ, console, self.redact)
         runtime = worker_app.Runtime(
             env_id=env_id,
             activation=activation,
             gui_enabled=listeners.gui_enabled(env.host_config.gui_enabled, env_id),
             listen_addr=str(bound),
             log=self.log,
-            telegram=side,
+            telegram=pub.telegram if pub else None,
         )
         apps = [(sock, worker_app.WorkerApp(runtime, listeners.Listener(bound, binary is None)))]
         _record_pid(self.paths, bound.url, self.err, self.log)
-        child = None
         try:
-            if binary is not None:
-                child = public.open_tunnel(
-                    binary, bound.port, self.paths, self.environ, should_stop=server.stop_requested
-                )
-                if child is None:
-                    self.say("received a stop signal while starting the tunnel; stopped")
-                    return 0
+            if not self.open_tunnel(pub, binary, bound.port, server.stop_requested):
+                self.say("received a stop signal while starting the tunnel; stopped")
+                return 0
             self.say(banner(activation, env_id, bound))
             self.log.write("info", f"revision ingress listening on {bound.url}")
             if admin_sock is not None:
                 admin = Address(listeners.DEFAULT_IP, int(admin_sock.getsockname()[1]))
                 apps.append((admin_sock, worker_app.WorkerApp(runtime, listeners.Listener(admin))))
-                self.say(f"revision ingress admin/console listening on {admin.url}")
-                if runtime.gui_enabled:
-                    self.say(
-                        "webchat console enabled on the loopback admin listener — open "
-                        f"{admin.url}/chat (port-forward it on K8s); the public listener on "
-                        f"{bound.url} serves provider webhooks only while a tunnel is up"
-                    )
+                self.console_lines(runtime.gui_enabled, bound, admin)
             elif runtime.gui_enabled:
                 self.say(f"webchat console enabled — open {bound.url}/chat")
-            if child is not None:
-                self.say(f"public URL: {child.url} (cloudflared tunnel)")
-            public.start_background(
-                env=env,
-                activation=activation,
-                paths=self.paths,
-                environ=self.environ,
-                tunnel_url=child.url if child else None,
-                secrets=secrets,
-                console=console,
-                log_info=lambda text: self.log.write("info", text),
-            )
+            if pub is not None:
+                if pub.tunnel is not None:
+                    self.say(f"public URL: {pub.tunnel.url} (cloudflared tunnel)")
+                pub.start_background(lambda text: self.log.write("info", text))
 
             def on_signal(name: str) -> None:
                 self.say(f"received {name}; finishing in-flight requests, then exiting")
 
             server.serve(apps, on_signal=on_signal)
         finally:
-            if child is not None:
-                child.stop()
-                self.log.write("info", "stopped the cloudflared tunnel")
-            sender.close()
+            if pub is not None:
+                pub.close()
         self.log.write("info", f"greentic-start {os.getpid()} stopped")
         return 0
+
+    @staticmethod
+    def open_tunnel(
+        pub: PublicSide | None, binary: Path | None, port: int, stop: Callable[[], bool]
+    ) -> bool:
+        """Start the tunnel when asked for; False only when a stop signal came first."""
+        if pub is None or binary is None:
+            return True
+        return pub.open_tunnel(binary, port, stop)
+
+    def console_lines(self, gui: bool, bound: Address, admin: Address) -> None:
+        """The admin listener's lines (reference worker §4.6, with a tunnel)."""
+        self.say(f"revision ingress admin/console listening on {admin.url}")
+        if gui:
+            self.say(
+                "webchat console enabled on the loopback admin listener — open "
+                f"{admin.url}/chat (port-forward it on K8s); the public listener on "
+                f"{bound.url} serves provider webhooks only while a tunnel is up"
+            )
 
 
 def claim(paths: EnvPaths, env_id: str) -> int | None:
@@ -293,8 +297,12 @@ def stop(
     head, stopped = _stop_worker(paths, env_id, wait + (TUNNEL_STOP_SECONDS if tunneled else 0))
     if tunneled and stopped:
         head += "; stopped tunnel(s): cloudflared."
+    running = pidfile.running(paths) is not None
     extras = public.stop_extras(
-        paths, os.environ if environ is None else environ, keep_webhooks=keep_webhooks
+        paths,
+        os.environ if environ is None else environ,
+        keep_webhooks=keep_webhooks,
+        worker_running=running,
     )
     return "\n".join([head, *extras])
 

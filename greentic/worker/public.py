@@ -4,6 +4,7 @@
 failure kills the child and fails the boot naming the log), `start_background` once the
 banner is out (reachability probe and setWebhook never delay serving), `stop_extras` from
 `greentic-start stop` (report the tunnel, deleteWebhook what this env's worker registered).
+`PublicSide` bundles them for a worker that tunnels or serves Telegram.
 Every line goes through the Redactor first.
 """
 
@@ -37,9 +38,7 @@ class Console:
     warn: Line
 
 
-def serves_telegram(env: Environment, activation: Activation) -> bool:
-    """Whether a served bundle has a Telegram endpoint linked (then the worker needs secrets)."""
-    return any(telegram.linked_endpoints(env, d.route.bundle_id) for d in activation.deployments)
+serves_telegram = telegram.served_bundles_linked
 
 
 def secrets_of(paths: EnvPaths, environ: Mapping[str, str], learn: Line) -> reader.SecretsReader:
@@ -129,6 +128,9 @@ def start_background(
             ).start()
     if activation.revisions_active == 0:
         return
+    if not serves_telegram(env, activation):
+        log_info(telegram.NO_ROUTES)
+        return
     base, warnings = telegram.public_base_url(tunnel_url, env.host_config.public_base_url, environ)
     for warning in warnings:
         console.warn(warning)
@@ -156,14 +158,74 @@ def start_background(
     ).start()
 
 
-def stop_extras(paths: EnvPaths, environ: Mapping[str, str], *, keep_webhooks: bool) -> list[str]:
-    """After the worker stopped: end a tunnel it left (ours only) and delete its webhooks."""
+@dataclass
+class PublicSide:
+    """Everything a tunneled or Telegram-serving worker adds, built only when needed so a plain
+    worker never imports it. Example: `side = PublicSide.prepare(...); side.close()`."""
+
+    env: Environment
+    activation: Activation
+    paths: EnvPaths
+    environ: Mapping[str, str]
+    console: Console
+    secrets: reader.SecretsReader
+    telegram: TelegramSide
+    sender: botapi.Sender
+    tunnel: tunnel.Tunnel | None = None
+
+    @classmethod
+    def prepare(
+        cls,
+        env: Environment,
+        activation: Activation,
+        paths: EnvPaths,
+        environ: Mapping[str, str],
+        console: Console,
+        redactor: Redactor,
+    ) -> PublicSide:
+        """Open the dev-store (a read-only one fails the boot when Telegram is served)."""
+        secrets = secrets_of(paths, environ, redactor.learn)
+        if serves_telegram(env, activation):
+            secrets.check()
+        side, sender = telegram_side(env, secrets, environ, console, redactor)
+        return cls(env, activation, paths, environ, console, secrets, side, sender)
+
+    def open_tunnel(self, binary: Path, port: int, should_stop: Callable[[], bool]) -> bool:
+        """Start the tunnel; False when a stop signal came first."""
+        self.tunnel = open_tunnel(binary, port, self.paths, self.environ, should_stop=should_stop)
+        return self.tunnel is not None
+
+    def start_background(self, log_info: Line) -> None:
+        start_background(
+            env=self.env,
+            activation=self.activation,
+            paths=self.paths,
+            environ=self.environ,
+            tunnel_url=self.tunnel.url if self.tunnel else None,
+            secrets=self.secrets,
+            console=self.console,
+            log_info=log_info,
+        )
+
+    def close(self) -> None:
+        """Stop the tunnel (if any) and the reply sender."""
+        if self.tunnel is not None:
+            self.tunnel.stop()
+        self.sender.close()
+
+
+def stop_extras(
+    paths: EnvPaths, environ: Mapping[str, str], *, keep_webhooks: bool, worker_running: bool
+) -> list[str]:
+    """After the worker stopped: end a tunnel it left behind (only the one its pid file names,
+    same start time; a worker still finishing stops its own) and delete its webhooks."""
     lines: list[str] = []
-    left = tunnel.recorded(paths)
+    left = None if worker_running else tunnel.recorded(paths)
     if left is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(left.pid, signal.SIGTERM)  # recorded by our worker, same start time
         tunnel.pid_path(paths).unlink(missing_ok=True)
+        lines.append(f"stopped the cloudflared (pid {left.pid}) this env's worker left running")
     records = botapi.records_path(tunnel.runtime_dir(paths))
     if keep_webhooks:
         if records.exists():

@@ -117,6 +117,11 @@ def linked_endpoints(env: Environment, bundle_id: str) -> list[MessagingEndpoint
     ]
 
 
+def served_bundles_linked(env: Environment, activation: Activation) -> bool:
+    """Whether a served bundle has a Telegram endpoint linked (then the worker needs secrets)."""
+    return any(linked_endpoints(env, d.route.bundle_id) for d in activation.deployments)
+
+
 @dataclass(frozen=True)
 class WebhookPlan:
     """One setWebhook to make: where, for which deployment, with which secrets (refs only)."""
