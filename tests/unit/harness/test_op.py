@@ -58,8 +58,8 @@ def test_a_failed_op_raises_with_its_kind_message_and_hint(tmp_path: Path) -> No
     binary = fake_gtc(
         tmp_path,
         """echo '{"op":"stage","noun":"revisions","error":"""
-        """{"kind":"not-found","message":"no deployment D"}}' >&2\n"""
-        "echo 'hint: run bundles add first' >&2\nexit 1\n",
+        """{"kind":"not-found","message":"no deployment D","hint":"run bundles add first"}}'"""
+        " >&2\nexit 1\n",
     )
     cli = Gtc(tmp_path / "store", env={"PATH": "/usr/bin:/bin"}, binary=binary)
     with pytest.raises(OpFailed) as info:
