@@ -1,6 +1,6 @@
 """The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
 
-Size: one request pipeline in one place (the order below is the contract), ~410 lines.
+Size: one request pipeline in one place (the order below is the contract), ~420 lines.
 
 Order: probes and `/status` (any method); `/chat` (trusted loopback GET, else falls through);
 `/workers/invoke` (trusted loopback POST, JSON); `POST /webhook/telegram` (secret-token gate,
@@ -220,14 +220,8 @@ class WorkerApp:
                 chat_page(), headers=CONSOLE_HEADERS, media_type="text/html; charset=utf-8"
             )
         if path == "/workers/invoke":
-            if method != "POST":
-                return text(405, INVOKE_POST_ONLY, {"Allow": "POST"})
-            if not self.trusted(scope, headers):
-                return text(403, INVOKE_LOOPBACK_ONLY)
-            kind = headers.get("content-type", "").partition(";")[0].strip().lower()
-            if kind != "application/json":
-                return text(415, INVOKE_JSON_ONLY)
-            return await self.invoke(receive, headers)
+            refused = self.invoke_refusal(scope, method, headers)
+            return refused or await self.invoke(receive, headers)
         if path == telegram.WEBHOOK_PATH and method == "POST":
             return await self.telegram_update(receive, headers)
         route = routing.resolve(self.runtime.activation.routes, headers.get("host"), path)
@@ -242,12 +236,9 @@ class WorkerApp:
         except ValueError:
             doc, is_json = None, False
         who = ingress.caller(headers, doc, trusted=self.trusted(scope, headers))
-        if who.endpoint is not None:
-            linked = self.runtime.activation.endpoints.get(who.endpoint)
-            if linked is None:
-                return text(401, ENDPOINT_UNKNOWN)
-            if route.bundle_id not in linked:
-                return text(403, ENDPOINT_NOT_LINKED)
+        refused = self.endpoint_refusal(who, route)
+        if refused is not None:
+            return refused
         if method != "POST":
             return text(405, POST_ONLY, {"Allow": "POST"})
         if not is_json:
@@ -260,6 +251,28 @@ class WorkerApp:
         if items is None:
             return text(500, FLOW_FAILED)
         return json_response(ingress.replies(items, run.tenant))
+
+    def endpoint_refusal(self, who: ingress.Caller, route: routing.Route) -> Response | None:
+        """An asserted messaging endpoint must exist (401) and be linked to the bundle (403)."""
+        if who.endpoint is None:
+            return None
+        linked = self.runtime.activation.endpoints.get(who.endpoint)
+        if linked is None:
+            return text(401, ENDPOINT_UNKNOWN)
+        if route.bundle_id not in linked:
+            return text(403, ENDPOINT_NOT_LINKED)
+        return None
+
+    def invoke_refusal(self, scope: Scope, method: str, headers: dict[str, str]) -> Response | None:
+        """Why `/workers/invoke` is refused (not POST, untrusted, not JSON), or None."""
+        if method != "POST":
+            return text(405, INVOKE_POST_ONLY, {"Allow": "POST"})
+        if not self.trusted(scope, headers):
+            return text(403, INVOKE_LOOPBACK_ONLY)
+        kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind != "application/json":
+            return text(415, INVOKE_JSON_ONLY)
+        return None
 
     async def telegram_update(self, receive: Receive, headers: dict[str, str]) -> Response:
         """A Telegram Update: secret-token gate, then the flow with the chat id as session; the
