@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 SANDBOX_COMMAND = ["sleep", "2147483647"]  # the pause container's job: hold the namespaces
 SANDBOX_MEMORY = 16 * 2**20
+TCP_PROBE_SETTLE_S = 0.2
 
 
 class Pod:
@@ -271,9 +272,7 @@ class Pod:
             if probe.action == "http":
                 return self._probe_http(probe)
             if probe.action == "tcp":
-                address = (LOOPBACK, self.host_port(probe.port or 0))
-                with socket.create_connection(address, timeout=probe.timeout_s):
-                    return True
+                return self._probe_tcp(probe)
             return self._probe_exec(container, probe)
         except (httpx.HTTPError, OSError, PodsError):
             return False
@@ -286,6 +285,17 @@ class Pod:
         url = f"{self.url(probe.port or 0)}{probe.path}"
         with httpx.Client(timeout=probe.timeout_s, trust_env=False) as client:
             return 200 <= client.get(url).status_code < 400
+
+    def _probe_tcp(self, probe: Probe) -> bool:
+        """A TCP connect through the published port. Docker's userland proxy accepts even when
+        nothing listens in the pod, then closes at once: an immediate EOF is a refusal."""
+        address = (LOOPBACK, self.host_port(probe.port or 0))
+        with socket.create_connection(address, timeout=probe.timeout_s) as sock:
+            sock.settimeout(TCP_PROBE_SETTLE_S)
+            try:
+                return sock.recv(1) != b""
+            except TimeoutError:
+                return True  # still open: something accepted it
 
     def _probe_exec(self, container: str, probe: Probe) -> bool:
         container_id = self.container_id(container)

@@ -242,10 +242,16 @@ class DockerBackend:
         *,
         pod: str = "worker",
         env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
         expect_exit: bool = False,
     ) -> DockerWorker:
         """Reconcile, then the serving pod (see `serving_deployment`), Ready unless it is
         expected to refuse. `pod` is the host track's notion; here each Deployment is one."""
+        if args:
+            raise DockerTrackError(
+                f"the docker track cannot pass {' '.join(args)} to `start`: a pod's args are "
+                "rendered from the env\nHint: run this scenario on the host track"
+            )
         self.insecure = insecure_from(env, self.insecure, track=self.track, error=DockerTrackError)
         self.reconcile(ctx, env_id)
         doc = json.loads((ctx.store_root / env_id / "environment.json").read_text())

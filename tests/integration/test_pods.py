@@ -6,6 +6,7 @@ ownership, ConfigMap/Secret files, Service aliases, restarts with back-off, prun
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,13 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from greentic.deployer.k8s import naming
+from greentic.deployer.k8s import naming, plan
 from harness import waits
 from harness.artifacts import Artifacts
 from harness.context import ScenarioContext, new_run_id
 from harness.docker import pods
 from harness.docker.track import DockerBackend, local_images
+from harness.docker.worker import CrashLoopNotSeen, DockerWorker
 from harness.op import Gtc, operator_env
+from harness.tracks import POD_CAPABILITIES, Capability, PodBackend, PodWorker
 from scenarios import _common as common
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]  # a cold image build takes minutes
@@ -348,3 +351,160 @@ def test_pod_mechanics_on_busybox(pod_set: pods.Pods) -> None:
     assert not any(".crasher-" in n or ".badinit-" in n for n in names), names
     status = web.status()
     assert json.loads(json.dumps(status))["containers"][0]["restarts"] == 0
+
+
+# -- the docker track reconciles through the product's plan --------------------------------------
+
+
+def author_warmed(ctx: ScenarioContext) -> str:
+    """Env `local` with one bundle and one warmed, unrouted revision (the prune scenario's
+    env: 12 env-level objects + the worker pair); the revision id."""
+    cli = common.gtc(ctx)
+    common.create_env(ctx, cli, ENV_ID)
+    deployment_id = common.add_bundle(ctx, cli, ENV_ID, "webchat-bot")
+    staged = cli.op(
+        "revisions", "stage", f"environment_id={ENV_ID}", f"deployment_id={deployment_id}",
+        f"bundle_path={common.fixture(ctx, FIXTURE)}",
+    )  # fmt: skip
+    revision_id = common.field(staged, "revision_id")
+    cli.op("revisions", "warm", f"environment_id={ENV_ID}", f"revision_id={revision_id}")
+    return revision_id
+
+
+def pod_ids(backend: DockerBackend) -> dict[str, tuple[str | None, str | None]]:
+    """Deployment → (sandbox id, main container id): a replaced pod or a restarted container
+    shows as a new id."""
+    return {p.deployment: (p.sandbox_id, p.container_id()) for p in backend.pods.pods()}
+
+
+def test_a_second_reconcile_changes_nothing_and_restarts_no_container(
+    ctx: ScenarioContext,
+) -> None:
+    backend = DockerBackend()
+    author_warmed(ctx)
+    first = backend.reconcile(ctx, ENV_ID)
+    assert (first["applied"], first["pruned"], first["changed"]) == (14, 0, 14)
+    router = backend.pods.pod(naming.ROUTER)
+    router.wait_ready(60)
+    before, restarts = pod_ids(backend), router.restarts()
+
+    second = backend.reconcile(ctx, ENV_ID)
+
+    assert (second["applied"], second["pruned"], second["changed"]) == (14, 0, 0)
+    assert {o["action"] for o in second["objects"]} == {"unchanged"}
+    assert second["pods"] == {"started": [], "replaced": [], "removed": []}
+    after = pod_ids(backend)
+    assert {d: ids[0] for d, ids in after.items()} == {d: ids[0] for d, ids in before.items()}
+    assert after[naming.ROUTER] == before[naming.ROUTER]  # the same container, not restarted
+    assert router.restarts() == restarts
+    reconciles = (ctx.artifacts.dir / "docker-reconcile.jsonl").read_text().splitlines()
+    assert [json.loads(line)["changed"] for line in reconciles] == [14, 0]
+    assert (ctx.artifacts.dir / "rendered" / "02-local.yaml").is_file()
+
+
+def test_the_prune_counts_come_from_the_products_plan(
+    ctx: ScenarioContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Break `greentic.deployer.k8s.plan.plan` and the docker track's counts break with it:
+    they are the product's plan executed on the DockerCluster, not harness bookkeeping."""
+    backend = DockerBackend()
+    revision_id = author_warmed(ctx)
+    worker = naming.worker_name(revision_id)
+    real_plan = plan.plan
+
+    def one_less(*args: Any, **kwargs: Any) -> plan.Plan:
+        todo = real_plan(*args, **kwargs)
+        return dataclasses.replace(todo, apply=todo.apply[:-1])
+
+    monkeypatch.setattr(plan, "plan", one_less)
+    short = backend.reconcile(ctx, ENV_ID)
+    assert (short["applied"], short["pruned"]) == (13, 0)  # kind-serve's count would fail
+    monkeypatch.undo()
+    assert backend.reconcile(ctx, ENV_ID)["applied"] == 14
+    assert {p.deployment for p in backend.pods.pods()} == {naming.ROUTER, worker}
+
+    common.gtc(ctx).op(
+        "revisions", "archive", f"environment_id={ENV_ID}", f"revision_id={revision_id}"
+    )
+
+    def no_prune(*args: Any, **kwargs: Any) -> plan.Plan:
+        return dataclasses.replace(real_plan(*args, **kwargs), prune=())
+
+    monkeypatch.setattr(plan, "plan", no_prune)
+    kept = backend.reconcile(ctx, ENV_ID)
+    assert (kept["applied"], kept["pruned"]) == (12, 0)  # the prune scenario's check would fail
+    assert backend.pods.pods(deployment=worker)  # nothing pruned: its pod still runs
+    monkeypatch.undo()
+    pruned = backend.reconcile(ctx, ENV_ID)
+    assert (pruned["applied"], pruned["pruned"]) == (12, 2)
+    assert pruned["pods"]["removed"] == [worker]
+    assert {p.deployment for p in backend.pods.pods()} == {naming.ROUTER}
+
+
+# -- the worker as a pod: crash loop, previous logs, a port-forward bound to one pod -------------
+
+
+def web_objects(ns: str, text: str) -> list[dict[str, Any]]:
+    """A busybox httpd serving `text` (a new text is a new pod template, so a new pod)."""
+    obj = deployment(
+        "web",
+        {
+            "securityContext": POD_SECURITY,
+            "initContainers": [
+                container(
+                    "page",
+                    f"echo {text} > /data/index.html",
+                    volumeMounts=[{"name": "data", "mountPath": "/data"}],
+                )
+            ],
+            "containers": [
+                container(
+                    "httpd",
+                    "exec httpd -f -p 8080 -h /data",
+                    ports=[{"name": "http", "containerPort": 8080}],
+                    readinessProbe={"httpGet": {"path": "/index.html", "port": "http"}},
+                    volumeMounts=[{"name": "data", "mountPath": "/data", "readOnly": True}],
+                )
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+        },
+    )
+    refusing = container(
+        "main",
+        "echo boom-$(date +%s%N); exit 3",
+        ports=[{"containerPort": 8080}],
+        readinessProbe={"tcpSocket": {"port": 8080}},  # a worker's probe: never passes here
+    )
+    crasher = deployment("crasher", {"containers": [refusing]})
+    objects = [obj, crasher]
+    for o in objects:
+        o["metadata"]["namespace"] = ns
+    return objects
+
+
+def test_the_docker_worker_is_a_pod_worker(ctx: ScenarioContext) -> None:
+    backend = DockerBackend()
+    backend.bind(ctx)
+    backend.pods.backoff = pods.Backoff(initial_s=0.2, cap_s=1.0)
+    ns = backend.namespace
+    backend.apply_fixture(web_objects(ns, "first"))
+    web, crasher = DockerWorker(backend, ENV_ID, "web"), DockerWorker(backend, ENV_ID, "crasher")
+    assert isinstance(web, PodWorker) and isinstance(backend, PodBackend)
+    assert backend.capabilities == POD_CAPABILITIES
+    assert {Capability.RECONCILE, Capability.PORT_FORWARD} <= backend.capabilities
+
+    assert crasher.wait_crash_loop(30).startswith("restart loop (")
+    assert crasher.restarts() >= 2 and not crasher.ready()
+    assert crasher.previous_logs().startswith("boom-")
+    web.pod.wait_ready(30)
+    with pytest.raises(CrashLoopNotSeen, match="became Ready"):
+        web.wait_crash_loop(5)
+
+    with web.port_forward(8080) as url, httpx.Client(timeout=5, trust_env=False) as http:
+        assert http.get(f"{url}/index.html").text == "first\n"
+        backend.apply_fixture(web_objects(ns, "second"))  # a new template: the pod is replaced
+        with pytest.raises(httpx.TransportError):
+            http.get(f"{url}/index.html", headers={"Connection": "close"})
+    web.pod.wait_ready(30)
+    with web.port_forward(8080) as url:
+        assert httpx.get(f"{url}/index.html", timeout=5, trust_env=False).text == "second\n"
