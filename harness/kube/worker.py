@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from greentic.deployer.k8s import naming
 from harness import waits
+from harness.kube.commands import Completed
 from harness.kube.kubectl import (
     WORKER_CONTAINER,
     ContainerState,
@@ -31,10 +32,25 @@ from harness.kube.kubectl import (
     pods_cmd,
     sigterm_cmd,
 )
-from harness.kube.portforward import PortForward, PortForwardError
+from harness.kube.portforward import PodForward, PortForward, PortForwardError
 
-if TYPE_CHECKING:
-    from harness.kube.track import KindBackend
+
+class KubectlBackend(Protocol):
+    """What a worker needs of its backend (`KindBackend`): the namespace, kubectl, forwards
+    and cleanup. A protocol, so the worker does not import the track that creates it."""
+
+    namespace: str
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = ...
+    ) -> Completed: ...
+
+    def port_forward(self, selector: str, port: int, *, quick: bool = False) -> PortForward: ...
+
+    def pod_forward(self, pod: str, port: int) -> PodForward: ...
+
+    def on_close(self, fn: Callable[[], None]) -> None: ...
+
 
 ROUTER = "gtc-router"
 STOP_TIMEOUT_S = 60.0
@@ -50,7 +66,7 @@ class KindWorker:
     """The worker pod of one revision (implements `tracks.PodWorker` over kubectl); with no
     revision, the router pod that serves probes while nothing is routed."""
 
-    backend: KindBackend
+    backend: KubectlBackend
     env_id: str
     revision_id: str | None
     expect_exit: bool = False
