@@ -3,12 +3,17 @@ what a start's environment may carry, and how in-network registry pulls are coun
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from greentic.deployer.k8s.bodies import Body, ref_to
+from greentic.errors import ApplyConflict, NotFound
 from harness import registry, rendered
 from harness.docker import track as docker
+from harness.docker.cluster import DockerCluster
+from harness.docker.pods import Pods, SyncResult
 from harness.tracks import TRACKS
 
 
@@ -41,11 +46,11 @@ def test_serving_deployment_falls_back_to_a_warm_worker_then_the_router() -> Non
 
 
 def test_deployer_answers_pin_the_local_image() -> None:
-    assert docker.deployer_answers("greentic-runtime:abc", []) == {
+    assert rendered.deployer_answers("greentic-runtime:abc", []) == {
         "runtime_image": "greentic-runtime:abc",
         "image_pull_policy": "IfNotPresent",
     }
-    with_registry = docker.deployer_answers("img", ["gtc-oci-registry:5000"])
+    with_registry = rendered.deployer_answers("img", ["gtc-oci-registry:5000"])
     assert with_registry["oci_insecure_registries"] == ["gtc-oci-registry:5000"]
 
 
@@ -82,3 +87,67 @@ def test_registry_pulls_count_in_network_blob_gets_only() -> None:
 def test_the_in_network_httpd_cannot_inject_failures() -> None:
     with pytest.raises(docker.DockerTrackError, match="the in-network httpd cannot inject"):
         docker.DockerDistributor(docker.DockerBackend()).fail("x.gtbundle")
+
+
+# -- DockerCluster's API-server semantics (pods stubbed: no engine needed) ------------------------
+
+
+class StubPods:
+    """What DockerCluster asks of Pods; records every sync."""
+
+    run_id = "unit"
+
+    def __init__(self) -> None:
+        self.synced: list[list[str]] = []
+
+    def sync(self, objects: Any) -> SyncResult:
+        self.synced.append(sorted(o["metadata"]["name"] for o in objects))
+        return SyncResult(started=("x",))
+
+    def pods(self, **_: Any) -> list[Any]:
+        return []
+
+    def stale(self) -> bool:
+        return False
+
+
+def config_map(name: str, value: str, **labels: str) -> Body:
+    meta: Any = {"name": name, "namespace": "ns", "labels": labels}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": value}}
+
+
+def new_cluster(tmp_path: Path) -> tuple[DockerCluster, StubPods]:
+    stub = StubPods()
+    return DockerCluster(cast(Pods, stub), state_file=tmp_path / "state.json"), stub
+
+
+def test_apply_is_idempotent_and_records_the_field_manager(tmp_path: Path) -> None:
+    cluster, stub = new_cluster(tmp_path)
+    (first,) = cluster.apply([config_map("a", "1")], field_manager="me", force=False)
+    fields: Any = first["metadata"]
+    assert [m["manager"] for m in fields["managedFields"]] == ["me"]
+    assert cluster.settle().started == ("x",) and stub.synced == [["a"]]
+    (again,) = cluster.apply([config_map("a", "1")], field_manager="me", force=False)
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert cluster.settle() == SyncResult() and stub.synced == [["a"]]  # nothing to realize
+    with pytest.raises(ApplyConflict, match='conflict with "me"'):
+        cluster.apply([config_map("a", "2")], field_manager="other", force=False)
+    (taken,) = cluster.apply([config_map("a", "2")], field_manager="other", force=True)
+    assert taken["metadata"]["generation"] == 2
+
+
+def test_dry_run_delete_precondition_and_state_across_processes(tmp_path: Path) -> None:
+    cluster, _ = new_cluster(tmp_path)
+    cluster.apply([config_map("a", "1")], field_manager="me", force=True, dry_run=True)
+    assert cluster.objects == {} and not (tmp_path / "state.json").exists()
+    cluster.apply([config_map("a", "1", env="e")], field_manager="me", force=True)
+    target = ref_to("ConfigMap", "a", "ns")
+    cluster.delete(target, labels={"env": "other"})
+    cluster.delete(target, labels={"env": "e"}, dry_run=True)
+    reborn, stub = new_cluster(tmp_path)  # a new process: the objects are read back
+    assert reborn.list("ConfigMap", namespace="ns", labels={"env": "e"})[0]["data"] == {"k": "1"}
+    assert stub.synced == [["a"]]  # its first read realized them (pods recreated)
+    reborn.delete(target, labels={"env": "e"})
+    with pytest.raises(NotFound):
+        reborn.get(target)
+    assert new_cluster(tmp_path)[0].objects == {}
