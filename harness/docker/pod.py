@@ -9,14 +9,11 @@ harness.docker.pods.Pods.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from harness import waits
-from harness.docker import engine, podspec
+from harness.docker import engine, podspec, probes
 from harness.docker.engine import (
     CONTAINER_LABEL,
     DEPLOYMENT_LABEL,
@@ -29,7 +26,7 @@ from harness.docker.engine import (
     PodsError,
 )
 from harness.docker.kubelet import Kubelet, Main
-from harness.docker.podspec import ContainerRun, PodPlan, Probe
+from harness.docker.podspec import ContainerRun, PodPlan
 from harness.docker.volumes import PodVolumes, read_archive, read_host
 from harness.errors import HarnessError
 
@@ -38,7 +35,6 @@ if TYPE_CHECKING:
 
 SANDBOX_COMMAND = ["sleep", "2147483647"]  # the pause container's job: hold the namespaces
 SANDBOX_MEMORY = 16 * 2**20
-TCP_PROBE_SETTLE_S = 0.2
 
 
 class Pod:
@@ -261,50 +257,9 @@ class Pod:
         if self.failure is not None or self.terminated:
             return False
         return all(
-            self.running(name) and self._probe(name, main.run.readiness)
+            self.running(name) and probes.passes(self, name, main.run.readiness)
             for name, main in self.kubelet.mains.items()
         )
-
-    def _probe(self, container: str, probe: Probe | None) -> bool:
-        if probe is None:
-            return True
-        try:
-            if probe.action == "http":
-                return self._probe_http(probe)
-            if probe.action == "tcp":
-                return self._probe_tcp(probe)
-            return self._probe_exec(container, probe)
-        except (httpx.HTTPError, OSError, PodsError):
-            return False
-        except Exception as exc:
-            if engine.is_docker_error(exc):
-                return False
-            raise
-
-    def _probe_http(self, probe: Probe) -> bool:
-        url = f"{self.url(probe.port or 0)}{probe.path}"
-        with httpx.Client(timeout=probe.timeout_s, trust_env=False) as client:
-            return 200 <= client.get(url).status_code < 400
-
-    def _probe_tcp(self, probe: Probe) -> bool:
-        """A TCP connect through the published port. Docker's userland proxy accepts even when
-        nothing listens in the pod, then closes at once: an immediate EOF is a refusal."""
-        address = (LOOPBACK, self.host_port(probe.port or 0))
-        with socket.create_connection(address, timeout=probe.timeout_s) as sock:
-            sock.settimeout(TCP_PROBE_SETTLE_S)
-            try:
-                return sock.recv(1) != b""
-            except TimeoutError:
-                return True  # still open: something accepted it
-
-    def _probe_exec(self, container: str, probe: Probe) -> bool:
-        container_id = self.container_id(container)
-        if container_id is None:
-            return False
-        api = self.owner.api
-        result = api.exec_create(container_id, list(probe.command))
-        api.exec_start(result["Id"])
-        return int(api.exec_inspect(result["Id"]).get("ExitCode") or 0) == 0
 
     def wait_ready(self, timeout: float, *, interval: float = 0.1) -> None:
         """Until Ready; fails fast (with the logs) when the pod failed or its container exited."""
