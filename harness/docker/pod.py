@@ -10,7 +10,7 @@ harness.docker.pods.Pods.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness import waits
 from harness.docker import engine, podspec, probes
@@ -26,12 +26,32 @@ from harness.docker.engine import (
     PodsError,
 )
 from harness.docker.kubelet import Kubelet, Main
-from harness.docker.podspec import ContainerRun, PodPlan
+from harness.docker.podspec import Backoff, ContainerRun, PodPlan
 from harness.docker.volumes import PodVolumes, read_archive, read_host
 from harness.errors import HarnessError
 
-if TYPE_CHECKING:
-    from harness.docker.pods import Pods
+
+class PodOwner(Protocol):
+    """What a pod needs of the `Pods` that owns it (engine client, run identity, back-off,
+    where to write): a protocol, so this module does not import the one that creates pods."""
+
+    run_id: str
+    work_dir: Path
+    logs_dir: Path | None
+    backoff: Backoff
+    sandbox_image: str
+    poll_s: float
+    grace_s: float
+
+    @property
+    def api(self) -> Any: ...
+
+    def ensure_network(self, namespace: str) -> str: ...
+
+    def write_text(self, rel: str, text: str) -> None: ...
+
+    def write_json(self, rel: str, doc: Any) -> None: ...
+
 
 SANDBOX_COMMAND = ["sleep", "2147483647"]  # the pause container's job: hold the namespaces
 SANDBOX_MEMORY = 16 * 2**20
@@ -44,7 +64,7 @@ class Pod:
     `httpx.get(pod.url(8080) + "/healthz")`; `pod.restarts()` counts restarts.
     """
 
-    def __init__(self, owner: Pods, plan: PodPlan) -> None:
+    def __init__(self, owner: PodOwner, plan: PodPlan) -> None:
         self.owner = owner
         self.plan = plan
         self.name = plan.name

@@ -7,7 +7,7 @@ harness.docker.pod.Pod.ready.
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import httpx
 
@@ -15,13 +15,25 @@ from harness.docker import engine
 from harness.docker.engine import LOOPBACK, PodsError
 from harness.docker.podspec import Probe
 
-if TYPE_CHECKING:
-    from harness.docker.pod import Pod
+
+class ProbeTarget(Protocol):
+    """What a probe needs of a pod (`harness.docker.pod.Pod`): its published URLs and ports,
+    its containers and the engine client of its owner."""
+
+    @property
+    def owner(self) -> Any: ...
+
+    def url(self, port: int) -> str: ...
+
+    def host_port(self, port: int) -> int: ...
+
+    def container_id(self, container: str | None = None) -> str | None: ...
+
 
 TCP_PROBE_SETTLE_S = 0.2
 
 
-def passes(pod: Pod, container: str, probe: Probe | None) -> bool:
+def passes(pod: ProbeTarget, container: str, probe: Probe | None) -> bool:
     """The readiness probe of `container` passes right now (no probe: it does)."""
     if probe is None:
         return True
@@ -39,13 +51,13 @@ def passes(pod: Pod, container: str, probe: Probe | None) -> bool:
         raise
 
 
-def _http(pod: Pod, probe: Probe) -> bool:
+def _http(pod: ProbeTarget, probe: Probe) -> bool:
     url = f"{pod.url(probe.port or 0)}{probe.path}"
     with httpx.Client(timeout=probe.timeout_s, trust_env=False) as client:
         return 200 <= client.get(url).status_code < 400
 
 
-def _tcp(pod: Pod, probe: Probe) -> bool:
+def _tcp(pod: ProbeTarget, probe: Probe) -> bool:
     """A TCP connect through the published port. Docker's userland proxy accepts even when
     nothing listens in the pod, then closes at once: an immediate EOF is a refusal."""
     address = (LOOPBACK, pod.host_port(probe.port or 0))
@@ -57,7 +69,7 @@ def _tcp(pod: Pod, probe: Probe) -> bool:
             return True  # still open: something accepted it
 
 
-def _exec(pod: Pod, container: str, probe: Probe) -> bool:
+def _exec(pod: ProbeTarget, container: str, probe: Probe) -> bool:
     container_id = pod.container_id(container)
     if container_id is None:
         return False

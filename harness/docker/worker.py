@@ -11,14 +11,23 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness import waits
 from harness.docker.pod import Pod
+from harness.docker.pods import Pods
 from harness.errors import HarnessError
 
-if TYPE_CHECKING:
-    from harness.docker.track import DockerBackend
+
+class PodsView(Protocol):
+    """What a worker needs of its backend (`DockerBackend`): the pods and the namespace. A
+    protocol, so the worker does not import the track that creates it."""
+
+    namespace: str
+
+    @property
+    def pods(self) -> Pods: ...
+
 
 SERVE_PORT = 8080
 STAGE_HOME = "/var/greentic"
@@ -34,7 +43,7 @@ class CrashLoopNotSeen(HarnessError):
 class DockerWorker:
     """The pod of one Deployment (implements `PodWorker`)."""
 
-    backend: DockerBackend
+    backend: PodsView
     env_id: str
     deployment: str
 
