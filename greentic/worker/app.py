@@ -224,6 +224,12 @@ class WorkerApp:
             return refused or await self.invoke(receive, headers)
         if path == telegram.WEBHOOK_PATH and method == "POST":
             return await self.telegram_update(receive, headers)
+        return await self.routed(scope, receive, headers)
+
+    async def routed(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Response:
+        """A request for a bound deployment: route → caller → flow → reply list (SPEC §7)."""
+        path: str = scope["path"]
+        method: str = scope["method"]
         route = routing.resolve(self.runtime.activation.routes, headers.get("host"), path)
         if route is None:
             return text(404, NOT_BOUND)
