@@ -11,6 +11,7 @@ httpx and tenacity are imported here only, so a worker without Telegram never lo
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -58,14 +59,22 @@ def classify(status: int, body: Any) -> BotApiError | None:
 
 
 def call(
-    base: str, token: str, method: str, payload: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
+    base: str,
+    token: str,
+    method: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout: float = CALL_TIMEOUT,
+    client: Any = None,
 ) -> Any:
-    """POST `{base}/bot<token>/{method}` as JSON; the answer's body, or a BotApiError whose text
-    never holds the token (httpx messages can carry the URL, so they are not passed on)."""
+    """POST `{base}/bot<token>/{method}` as JSON (through `client`, an `httpx.Client`, when
+    given: replies reuse one connection); the answer's body, or a BotApiError whose text never
+    holds the token (httpx messages can carry the URL, so they are not passed on)."""
     import httpx
 
+    post = client.post if client is not None else httpx.post
     try:
-        resp = httpx.post(f"{base}/bot{token}/{method}", json=dict(payload), timeout=timeout)
+        resp = post(f"{base}/bot{token}/{method}", json=dict(payload), timeout=timeout)
     except httpx.HTTPError as exc:
         raise BotApiError(
             f"Telegram Bot API at {base} unreachable ({type(exc).__name__})", transient=True
@@ -222,26 +231,40 @@ class Sender:
         self.redact = redact
         self.warn = warn
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="telegram-send")
-        self.pending = 0
+        self.slots = threading.BoundedSemaphore(MAX_PENDING_SENDS)  # replies queued or in flight
+        self._client: Any = None  # one httpx.Client for every reply (TLS set up once)
+        self._client_lock = threading.Lock()
+
+    def client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(timeout=CALL_TIMEOUT)
+            return self._client
 
     def send(self, token_ref: str, chat_id: int | str, texts: list[str]) -> None:
-        if self.pending >= MAX_PENDING_SENDS:
+        if not self.slots.acquire(blocking=False):
             self.warn(f"dropping a Telegram reply to chat {chat_id}: too many replies pending")
             return
-        self.pending += 1
         self.pool.submit(self._send, token_ref, chat_id, texts)
 
     def _send(self, token_ref: str, chat_id: int | str, texts: list[str]) -> None:
         try:
             token = need(self.secrets, token_ref, "bot token")
             for text in texts:
-                call(self.base, token, "sendMessage", {"chat_id": chat_id, "text": text})
+                payload = {"chat_id": chat_id, "text": text}
+                call(self.base, token, "sendMessage", payload, client=self.client())
         except (Missing, BotApiError) as exc:
             self.warn(f"sendMessage to chat {chat_id} failed: {self.redact(str(exc))}")
         except Exception as exc:  # a thread must not die silently
             self.warn(f"sendMessage to chat {chat_id} failed: {type(exc).__name__}")
         finally:
-            self.pending -= 1
+            self.slots.release()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
