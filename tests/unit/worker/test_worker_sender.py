@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,8 +21,8 @@ class _BotApi(BaseHTTPRequestHandler):
     """Answers every call `ok`, recording (method, client port) so reuse is visible."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, so a reused client shows as one port
-    calls: list[tuple[str, int]] = []
-    done = threading.Semaphore(0)
+    calls: ClassVar[list[tuple[str, int]]] = []
+    done: ClassVar[threading.Semaphore] = threading.Semaphore(0)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -35,7 +36,7 @@ class _BotApi(BaseHTTPRequestHandler):
         self.wfile.write(body)
         type(self).done.release()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
