@@ -1,7 +1,8 @@
 """One worker process, start to finish: boot → bind → pid file → banner → serve → exit 0.
 
 `start` is what `greentic-start start --env <id>` runs; `stop` is `greentic-start stop`
-(SIGTERM to the pid in the env's pid file, then a short wait). Banners are SPEC §7's, printed
+(SIGTERM to the pid in the env's pid file once proven to be that env's worker — same start
+time, greentic-start command line — then a short wait). Banners are SPEC §7's, printed
 on stdout and flushed at once (harnesses wait for them), and written to `logs/system.log`.
 Failures raise the GreenticError the CLI prints; nothing here exits the process.
 """
@@ -13,10 +14,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from greentic.errors import Conflict, GreenticError, IoError
 from greentic.store.envstore import Store
@@ -279,6 +280,26 @@ def claim(paths: EnvPaths, env_id: str) -> int | None:
     )
 
 
+def _refuse(
+    paths: EnvPaths, record: pidfile.WorkerRecord, env_id: str, who: pidfile.Identity
+) -> NoReturn:
+    """A pid file naming a process nothing proves is this env's worker: never signal it."""
+    where = pidfile.path(paths)
+    if who is pidfile.Identity.UNKNOWN:
+        raise Conflict(
+            f"cannot prove that pid {record.pid} (named by {where}) is greentic-start serving "
+            f"env `{env_id}`: this system has no /proc; not signalling it",
+            hint=f"check the process, stop it with `kill {record.pid}`, then delete {where}",
+        )
+    pidfile.discard(paths, record)
+    raise Conflict(
+        f"refusing to signal pid {record.pid}: {where} names it, but it is not greentic-start "
+        f"serving env `{env_id}` (another command line, or no recorded start time); removed "
+        "that pid file",
+        hint=f"if a worker for env `{env_id}` still runs, stop it with Ctrl-C or a signal",
+    )
+
+
 def stop(
     env_id: str,
     *,
@@ -308,19 +329,19 @@ def stop(
 
 
 def _stop_worker(paths: EnvPaths, env_id: str, wait: float) -> tuple[str, bool]:
-    """SIGTERM the env's worker; the report line and whether it is gone now."""
+    """SIGTERM the env's worker once proven to be it (pidfile.identify); the report line and
+    whether it is gone now."""
     record = pidfile.read(paths)
     if record is None:
         return f"no greentic-start is serving env `{env_id}` (nothing to stop)", False
-    if not pidfile.alive(record):
-        pidfile.path(paths).unlink(missing_ok=True)
-        return (
-            f"no greentic-start is serving env `{env_id}` (removed the stale pid file of "
-            f"pid {record.pid})",
-            False,
-        )
+
+    pid = record.pid
+
+    def expected(argv: Sequence[str]) -> bool:
+        return pidfile.is_worker(argv, env_id, pidfile.proc_environ(pid, pidfile.ENV_VAR))
+
     try:
-        os.kill(record.pid, signal.SIGTERM)
+        who = pidfile.send(record.pid, record.start_time, expected, signal.SIGTERM)
     except ProcessLookupError:
         return f"greentic-start (pid {record.pid}) for env `{env_id}` had already exited", True
     except PermissionError:
@@ -328,6 +349,15 @@ def _stop_worker(paths: EnvPaths, env_id: str, wait: float) -> tuple[str, bool]:
             f"not allowed to signal greentic-start (pid {record.pid}) serving env `{env_id}`",
             hint="run the stop as the user that started the worker",
         ) from None
+    if who is pidfile.Identity.GONE:
+        pidfile.discard(paths, record)
+        return (
+            f"no greentic-start is serving env `{env_id}` (removed the stale pid file of "
+            f"pid {record.pid})",
+            False,
+        )
+    if who is not pidfile.Identity.OURS:
+        _refuse(paths, record, env_id, who)
     doing = f"serving env `{env_id}` on {record.url}" if record.url else f"booting env `{env_id}`"
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

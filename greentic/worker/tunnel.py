@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +162,17 @@ class Tunnel:
                 self.proc.send_signal(sig)
 
 
+def _args(port: int) -> list[str]:
+    return ["tunnel", "--url", f"http://127.0.0.1:{port}", "--no-autoupdate"]
+
+
+def is_tunnel(argv: Sequence[str]) -> bool:
+    """Whether `argv` ends as `spawn` runs cloudflared (any binary, any loopback port)."""
+    tail = list(argv[-4:])
+    port = tail[2].removeprefix("http://127.0.0.1:") if len(tail) == 4 else ""
+    return port.isascii() and port.isdigit() and tail == _args(int(port))
+
+
 def spawn(binary: Path, port: int, paths: EnvPaths) -> Tunnel:
     """Start `<bin> tunnel --url http://127.0.0.1:<port> --no-autoupdate` (no shell)."""
     log = log_path(paths)
@@ -172,7 +183,7 @@ def spawn(binary: Path, port: int, paths: EnvPaths) -> Tunnel:
         out = open(log, "wb")  # noqa: SIM115 - handed to the child, closed right after
     except OSError as exc:
         raise IoError(f"cannot write {log}: {exc.strerror or exc}") from None
-    argv = [str(binary), "tunnel", "--url", f"http://127.0.0.1:{port}", "--no-autoupdate"]
+    argv = [str(binary), *_args(port)]
     try:
         proc = subprocess.Popen(
             argv,
@@ -240,13 +251,15 @@ def save_url(paths: EnvPaths, url: str) -> None:
 
 
 def recorded(paths: EnvPaths) -> pidfile.WorkerRecord | None:
-    """The tunnel this env's worker started, if its pid file names a live process."""
+    """The tunnel this env's worker started, if its pid file names a live process provably
+    ours (same start time, cloudflared's command line: `pidfile.identify`)."""
     try:
         doc = json.loads(pid_path(paths).read_bytes())
         record = pidfile.WorkerRecord(pid=int(doc["pid"]), start_time=doc.get("start_time"), url="")
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return record if pidfile.alive(record) else None
+    ours = pidfile.identify(record.pid, record.start_time, is_tunnel) is pidfile.Identity.OURS
+    return record if ours else None
 
 
 def reachable(

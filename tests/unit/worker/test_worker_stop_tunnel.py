@@ -15,7 +15,9 @@ from .envs import EnvBuilder, save_cold
 
 
 def sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    """A stand-in with cloudflared's command line as `tunnel.spawn` runs it."""
+    args = ["tunnel", "--url", "http://127.0.0.1:1", "--no-autoupdate"]
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *args])
 
 
 def record(store_root: Path, proc: subprocess.Popen[bytes], start_time: str | None) -> Path:
