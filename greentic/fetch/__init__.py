@@ -9,6 +9,14 @@ reference is fetched, so the worker's cold boot pays nothing for `file://`. `pus
 from __future__ import annotations
 
 from greentic.fetch._api import fetch
+from greentic.fetch._deadline import DEADLINE_VAR, DEFAULT_DEADLINE
 from greentic.fetch._types import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchedBundle
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "FetchedBundle", "fetch"]
+__all__ = [
+    "DEADLINE_VAR",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "FetchedBundle",
+    "fetch",
+]

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from greentic.fetch._deadline import DEADLINE_VAR, Deadline, parse_deadline
 from greentic.fetch._refs import (
     INSECURE_VAR,
     check_insecure_entry,
     parse_insecure,
     parse_oci,
+    redact,
     scheme_of,
 )
 from greentic.fetch._types import (
@@ -40,6 +42,7 @@ def fetch(
     timeout: float = DEFAULT_TIMEOUT,
     attempts: int = DEFAULT_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> FetchedBundle:
     """Fetch the bundle `uri` into a new file inside `dest_dir`, hashing while streaming.
 
@@ -47,15 +50,20 @@ def fetch(
     `insecure_registries` (default: $GREENTIC_OCI_INSECURE_REGISTRIES) lists the exact
     `host[:port]`s pulled over plain HTTP. `timeout` applies to each connect/read/write;
     transient failures are retried `attempts` times in all with exponential backoff via `sleep`.
-    Raises FetchError (over the cap, HTTP errors, digest/format problems), NotFound (missing
-    local file) or InvalidArgument (a malformed insecure-registry entry). The returned path
-    is owned by the caller; on any failure nothing is left in `dest_dir`.
+    `deadline` (default: $GREENTIC_FETCH_DEADLINE, else 900 s) bounds the whole network pull,
+    retries included. Raises FetchError (over the cap or the deadline, HTTP errors,
+    digest/format problems), NotFound (missing local file) or InvalidArgument (a malformed
+    insecure-registry, realm-host or deadline setting). The returned path is owned by the
+    caller; on any failure nothing is left in `dest_dir`.
     """
     scheme = scheme_of(uri)
     if scheme == "file":
         from greentic.fetch._file import fetch_file
 
         return fetch_file(uri, Path(dest_dir), max_bytes=max_bytes)
+    seconds = parse_deadline(os.environ.get(DEADLINE_VAR)) if deadline is None else deadline
+    if not seconds > 0:
+        raise ValueError(f"deadline must be a positive number of seconds, not {deadline!r}")
     if scheme in ("http", "https"):
         from greentic.fetch._http import fetch_http
 
@@ -67,6 +75,7 @@ def fetch(
             timeout=timeout,
             attempts=attempts,
             sleep=sleep,
+            deadline=Deadline(seconds, f"fetching {redact(uri)}"),
         )
     from greentic.fetch._oci import pull
 
@@ -74,8 +83,9 @@ def fetch(
         insecure = parse_insecure(os.environ.get(INSECURE_VAR))
     else:
         insecure = frozenset(check_insecure_entry(e) for e in insecure_registries)
+    ref = parse_oci(uri)
     return pull(
-        parse_oci(uri),
+        ref,
         Path(dest_dir),
         max_bytes=max_bytes,
         insecure=insecure,
@@ -83,4 +93,5 @@ def fetch(
         timeout=timeout,
         attempts=attempts,
         sleep=sleep,
+        deadline=Deadline(seconds, f"pulling {ref}"),
     )

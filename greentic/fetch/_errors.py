@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from greentic.errors import FetchError
+from greentic.fetch._deadline import Deadline
 from greentic.fetch._types import TransientFetchError
 
 
@@ -24,13 +25,20 @@ def _is_tls(exc: BaseException) -> bool:
 
 
 @contextmanager
-def httpx_errors(what: str, *, timeout: float, hint: str = "") -> Iterator[None]:
-    """Translate any httpx exception raised in the block; `hint` is appended to network errors."""
+def httpx_errors(
+    what: str, *, timeout: float, hint: str = "", deadline: Deadline | None = None
+) -> Iterator[None]:
+    """Translate any httpx exception raised in the block; `hint` is appended to network errors.
+
+    A timeout once the overall `deadline` has passed is the deadline's error (not retried).
+    """
     import httpx
 
     try:
         yield
     except httpx.TimeoutException as exc:
+        if deadline is not None and deadline.expired():
+            raise deadline.error() from None
         raise TransientFetchError(
             f"{what}: timed out after {timeout:g}s ({type(exc).__name__}){hint}"
         ) from None

@@ -1,7 +1,8 @@
 """`http(s)://` sources: one streamed GET (redirects followed) into a capped, hashed sink.
 
 Each attempt starts from an empty temp file; transient failures (connect errors, timeouts,
-5xx/408/429) are retried with backoff, anything else fails at once.
+5xx/408/429) are retried with backoff, anything else fails at once, and the whole download
+(retries and backoff included) ends at the pull's overall deadline.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from greentic.errors import FetchError
+from greentic.fetch._deadline import Deadline
 from greentic.fetch._errors import httpx_errors, status_error
 from greentic.fetch._refs import dest_name, redact
 from greentic.fetch._retry import with_retries
-from greentic.fetch._sink import Sink
-from greentic.fetch._types import CHUNK, FetchedBundle
+from greentic.fetch._sink import CAP_HINT, Sink
+from greentic.fetch._stream import iter_decoded, open_response
+from greentic.fetch._types import FetchedBundle
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +33,7 @@ def fetch_http(
     timeout: float,
     attempts: int,
     sleep: Callable[[float], None],
+    deadline: Deadline,
 ) -> FetchedBundle:
     """Download `url` into `dest_dir`; the digest is computed while streaming."""
     import httpx
@@ -40,21 +43,33 @@ def fetch_http(
 
     def attempt() -> FetchedBundle:
         with (
-            httpx.Client(transport=transport, follow_redirects=True, timeout=timeout) as client,
-            httpx_errors(what, timeout=timeout),
-            client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as resp,
+            httpx.Client(transport=transport, timeout=timeout) as client,
+            httpx_errors(what, timeout=timeout, deadline=deadline),
         ):
-            if resp.status_code != 200:
-                raise status_error(what, resp.status_code, resp.reason_phrase)
-            declared = resp.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(
-                    f"{what}: the bundle is {declared} bytes, over the {max_bytes}-byte cap; "
-                    "nothing downloaded"
+            resp = open_response(
+                client,
+                "GET",
+                url,
+                headers={"Accept-Encoding": "identity"},
+                timeout=deadline.timeout(timeout),
+                what=what,
+            )
+            try:
+                if resp.status_code != 200:
+                    raise status_error(what, resp.status_code, resp.reason_phrase)
+                chunks = iter_decoded(
+                    resp,
+                    cap=max_bytes,
+                    what=what,
+                    label="bundle",
+                    deadline=deadline,
+                    hint=CAP_HINT,
                 )
-            with Sink(dest_dir, max_bytes=max_bytes, what=what) as sink:
-                for chunk in resp.iter_bytes(CHUNK):
-                    sink.write(chunk)
-                return sink.commit(name)
+                with Sink(dest_dir, max_bytes=max_bytes, what=what) as sink:
+                    for chunk in chunks:
+                        sink.write(chunk)
+                    return sink.commit(name)
+            finally:
+                resp.close()
 
-    return with_retries(attempt, attempts=attempts, sleep=sleep)
+    return with_retries(attempt, attempts=attempts, sleep=sleep, deadline=deadline)

@@ -2,6 +2,7 @@
 
 The blob is streamed into a capped, hashed sink and must hash to the layer digest. The
 bundle's content digest is the sha256 of those layer bytes, not the manifest digest.
+Manifests are streamed too and cut past MAX_MANIFEST decoded bytes (gzip bombs included).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from greentic.errors import FetchError
+from greentic.fetch._deadline import Deadline
 from greentic.fetch._errors import httpx_errors
 from greentic.fetch._refs import DIGEST_RE, OciRef, dest_name
 from greentic.fetch._registry import Registry
 from greentic.fetch._retry import with_retries
-from greentic.fetch._sink import Sink
-from greentic.fetch._types import CHUNK, FetchedBundle
+from greentic.fetch._sink import CAP_HINT, Sink
+from greentic.fetch._stream import iter_decoded, read_capped
+from greentic.fetch._types import FetchedBundle
 
 if TYPE_CHECKING:
     import httpx
@@ -43,11 +46,19 @@ def _manifest(reg: Registry, reference: str) -> tuple[dict[str, Any], str, str]:
     """(document, media type, sha256 digest of its bytes) of one manifest."""
     path = f"/v2/{reg.ref.repository}/manifests/{reference}"
     resp = reg.send(
-        "GET", path, scope=f"repository:{reg.ref.repository}:pull", headers={"Accept": ACCEPT}
+        "GET",
+        path,
+        scope=f"repository:{reg.ref.repository}:pull",
+        headers={"Accept": ACCEPT},
+        stream=True,
     )
-    body = resp.content
-    if len(body) > MAX_MANIFEST:
-        raise FetchError(f"{reg.what}: manifest is larger than {MAX_MANIFEST} bytes")
+    try:
+        with httpx_errors(reg.what, timeout=reg.timeout, deadline=reg.deadline):
+            body = read_capped(
+                resp, cap=MAX_MANIFEST, what=reg.what, label="manifest", deadline=reg.deadline
+            )
+    finally:
+        resp.close()
     try:
         doc = json.loads(body)
     except ValueError:
@@ -113,8 +124,9 @@ def pull(
     timeout: float,
     attempts: int,
     sleep: Callable[[float], None],
+    deadline: Deadline,
 ) -> FetchedBundle:
-    """Download the bundle layer of `ref` into `dest_dir`."""
+    """Download the bundle layer of `ref` into `dest_dir` within `deadline`."""
     with Registry.open(
         ref,
         insecure=insecure,
@@ -123,6 +135,7 @@ def pull(
         attempts=attempts,
         sleep=sleep,
         action="pulling",
+        deadline=deadline,
     ) as reg:
         layer = resolve_layer(reg)
         digest, size = layer.get("digest"), layer.get("size")
@@ -141,10 +154,17 @@ def pull(
             resp = reg.send("GET", path, scope=scope, stream=True, retry=False)
             try:
                 with (
-                    httpx_errors(reg.what, timeout=timeout),
+                    httpx_errors(reg.what, timeout=timeout, deadline=deadline),
                     Sink(dest_dir, max_bytes=max_bytes, what=reg.what) as sink,
                 ):
-                    for chunk in resp.iter_bytes(CHUNK):
+                    for chunk in iter_decoded(
+                        resp,
+                        cap=max_bytes,
+                        what=reg.what,
+                        label="bundle layer",
+                        deadline=deadline,
+                        hint=CAP_HINT,
+                    ):
                         sink.write(chunk)
                     if sink.digest != digest:
                         raise FetchError(
@@ -155,4 +175,4 @@ def pull(
             finally:
                 resp.close()
 
-        return with_retries(attempt, attempts=attempts, sleep=sleep)
+        return with_retries(attempt, attempts=attempts, sleep=sleep, deadline=deadline)

@@ -144,3 +144,44 @@ def parse_insecure(raw: str | None) -> frozenset[str]:
     """Split the comma list (trimmed, blanks dropped) and validate every entry."""
     entries = [e.strip() for e in (raw or "").split(",")]
     return frozenset(check_insecure_entry(e) for e in entries if e)
+
+
+REALM_HOSTS_VAR = "GREENTIC_OCI_TOKEN_REALM_HOSTS"
+
+
+def parse_realm_hosts(raw: str | None) -> frozenset[str]:
+    """$GREENTIC_OCI_TOKEN_REALM_HOSTS: `host[:port]` entries (lowercased) trusted with creds."""
+    hosts = []
+    for entry in (e.strip() for e in (raw or "").split(",")):
+        if not entry:
+            continue
+        if "://" in entry or "/" in entry or not AUTHORITY_RE.match(entry):
+            raise InvalidArgument(
+                f"{REALM_HOSTS_VAR}: token realm entry `{entry}` is not a bare `host[:port]`; "
+                f"list hosts like {REALM_HOSTS_VAR}=auth.example.com,login.example.com:8443"
+            )
+        hosts.append(entry.lower())
+    return frozenset(hosts)
+
+
+def _host_and_authority(url: str) -> tuple[str, str]:
+    """(host, host[:port]) of a URL, lowercased; empty strings if it has no host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "", ""
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host  # IPv6, spelled as in `host[:port]` entries
+    return host, f"{host}:{port}" if port is not None else host
+
+
+def realm_gets_credentials(realm: str, registry: str, allowed: frozenset[str]) -> bool:
+    """Basic credentials go to a token realm only over HTTPS, and only on the registry's own
+    host (any port) or a host the operator listed in $GREENTIC_OCI_TOKEN_REALM_HOSTS
+    (`host` for any port, `host:port` for exactly that one). Pure."""
+    if urlsplit(realm).scheme.lower() != "https":
+        return False
+    host, authority = _host_and_authority(realm)
+    own, _ = _host_and_authority(f"https://{registry}")
+    return bool(host) and (host == own or host in allowed or authority in allowed)

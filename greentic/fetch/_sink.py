@@ -17,6 +17,8 @@ from typing import BinaryIO
 from greentic.errors import FetchError, IoError
 from greentic.fetch._types import FetchedBundle
 
+CAP_HINT = "raise the cap (max_bytes) only if the source is trusted"
+
 
 class Sink:
     """Example: `with Sink(dest, max_bytes=n, what="…") as s: s.write(b); s.commit("f")`."""
@@ -49,7 +51,7 @@ class Sink:
             raise FetchError(
                 f"{self.what}: the bundle is larger than the {self.max_bytes}-byte cap; "
                 "download aborted and nothing kept",
-                hint="raise the cap (max_bytes) only if the source is trusted",
+                hint=CAP_HINT,
             )
         self._hash.update(chunk)
         assert self._fh is not None

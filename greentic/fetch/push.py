@@ -92,7 +92,10 @@ def _upload(
     if head.status_code == 200:
         return
     with_retries(
-        lambda: _upload_once(reg, digest, size, body), attempts=reg.attempts, sleep=reg.sleep
+        lambda: _upload_once(reg, digest, size, body),
+        attempts=reg.attempts,
+        sleep=reg.sleep,
+        deadline=reg.deadline,
     )
 
 

@@ -143,19 +143,22 @@ def test_anonymous_bearer_token_flow(tmp_path: Path) -> None:
     assert "authorization" not in token_calls[0].headers  # anonymous
 
 
-def test_credentials_force_https_and_go_to_the_token_endpoint(
+def test_credentials_force_https_and_go_only_to_an_allowed_token_realm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OCI_USERNAME", "bob")
     monkeypatch.setenv("OCI_PASSWORD", "s3cret")
     reg = registry(auth="bearer")
-    fetch(
-        f"oci://reg.example:5000/{REPO}:v1",
-        tmp_path,
-        transport=reg.transport(),
-        insecure_registries=frozenset({"reg.example:5000"}),
-    )
+    uri = f"oci://reg.example:5000/{REPO}:v1"
+    insecure = frozenset({"reg.example:5000"})
+    fetch(uri, tmp_path / "a", transport=reg.transport(), insecure_registries=insecure)
     assert {r.url.scheme for r in reg.requests} == {"https"}
+    [token_call] = [r for r in reg.requests if r.url.host == "auth.example"]
+    assert "authorization" not in token_call.headers  # another host: anonymous token request
+
+    reg.requests.clear()
+    monkeypatch.setenv("GREENTIC_OCI_TOKEN_REALM_HOSTS", "other.example, AUTH.example")
+    fetch(uri, tmp_path / "b", transport=reg.transport(), insecure_registries=insecure)
     [token_call] = [r for r in reg.requests if r.url.host == "auth.example"]
     assert (
         token_call.headers["authorization"] == "Basic " + base64.b64encode(b"bob:s3cret").decode()
