@@ -1,10 +1,12 @@
-"""demo.py — run the Greentic scenarios by name: `python demo.py host-pull`, `list`, `host-stop`.
+"""demo.py — run the Greentic scenarios by name: `python demo.py host-pull`, `list`, `repro`.
 
 Every scenario in scenarios/ is a verb, run through `harness.runner` (the same entry pytest
 uses) on `--track` or the first track that has what it needs; `COMMANDS` adds the verbs that
 are not scenarios and `NOT_YET` names the SPEC §9 verbs this checkout does not have. This file
-only parses, prints and calls the harness. Each assertion prints a green line; a failure prints
-its cause and the next step on one line, never a traceback. Exit code: 0 when the verb did
+only parses, prints and calls the harness; `repro [<name>]` lists or runs the
+troubleshooting repros (scenarios/_repro.catalog: every `repro-*` module with a `ROW`). Each
+assertion prints a green line; a failure prints its cause and the next step on one line, never
+a traceback. Exit code: 0 when the verb did
 what it says, else 1 (a scenario the chosen track cannot host prints SKIP and exits 1).
 """
 
@@ -46,6 +48,7 @@ from harness import kept, runner  # noqa: E402
 from harness.artifacts import default_root  # noqa: E402
 from harness.context import Check, ScenarioResult  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
+from scenarios import _repro as repro  # noqa: E402
 
 # -- output -------------------------------------------------------------------------------
 COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -226,12 +229,16 @@ def verb_host_stop(opts: Options) -> int:
 
 def verb_list(opts: Options) -> int:
     print(bold("scenarios") + dim("  (python demo.py <name> [--track T] [--variant V])"))
+    repros = {listed.scenario for listed in repro.catalog()}
     for name in scenarios.names():
+        if name in repros:
+            continue
         module = scenarios.load(name)
         variants = [v for v in runner.variants_of(module) if v]
         extra = f" variants: {', '.join(variants)}" if variants else ""
         print(f"  {name:<18} tracks: {', '.join(runner.tracks_for(module))}{extra}")
         print(dim(f"  {'':<18} {scenarios.summary(module)}"))
+    print_repro_rows()
     print(bold("other verbs"))
     for name, (_, text) in sorted(COMMANDS.items()):
         if name not in scenarios.names():
@@ -239,6 +246,30 @@ def verb_list(opts: Options) -> int:
     for name, text in sorted(not_yet().items()):
         print(dim(f"  {name:<18} {text} (not available yet)"))
     return 0
+
+
+REPRO_USAGE = "python demo.py repro <name> [--track T]"
+
+
+def print_repro_rows() -> None:
+    """The troubleshooting rows, each with the tracks its repro runs on and its symptom."""
+    print(bold("troubleshooting repros") + dim(f"  ({REPRO_USAGE}; docs/troubleshooting.md)"))
+    for listed in repro.catalog():
+        print(f"  {listed.row.name:<22} tracks: {', '.join(listed.tracks) or 'none here'}")
+        print(dim(f"  {'':<22} {listed.row.symptom}"))
+
+
+def verb_repro(opts: Options) -> int:
+    """`repro`: list the rows; `repro <name>`: run scenario `repro-<name>`."""
+    if not opts.args:
+        print_repro_rows()
+        return 0
+    scenario = repro.scenario_for(opts.args[0])
+    if scenario not in {listed.scenario for listed in repro.catalog()}:
+        print(f"no troubleshooting row `{opts.args[0]}` — next: `python demo.py repro` lists them")
+        return 1
+    result = run_scenario(scenario, opts)
+    return 0 if result is not None and result.ok else 1
 
 
 def verb_kind_up(opts: Options) -> int:
@@ -266,6 +297,7 @@ COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
     "host-pull": (verb_host_pull, "pull, verify and serve on the host; leaves the worker serving"),
     "host-stop": (verb_host_stop, "stop the worker host-pull left running"),
     "list": (verb_list, "list scenarios, their tracks and the other verbs"),
+    "repro": (verb_repro, "list the troubleshooting rows, or reproduce one: repro <name>"),
     "kind-up": (verb_kind_up, "create the kind cluster (local registry) and load the images"),
     "kind-down": (verb_kind_down, "delete the kind cluster kind-up created"),
     "doctor": (verb_doctor, "preflight: python deps, docker, kind/kubectl, context, pod network"),
@@ -274,7 +306,6 @@ COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
 # verbs SPEC §9 names that this checkout does not have yet → what they will do.
 NOT_YET: dict[str, str] = {
     "tunnel": "worker behind a (fake) cloudflared tunnel with Telegram webhooks",
-    "repro": "reproduce a troubleshooting row: repro <name>",
 }
 
 
