@@ -62,10 +62,20 @@ class Capability(StrEnum):
     # the worker is a process on this machine: it can outlive the run, kept by pid and
     # stopped later by `host-stop` (harness.kept)
     LOCAL_PROCESS = "local-process"
+    # fakes stand in for the internet in front of the worker: a fake cloudflared it spawns
+    # (its edge reachable by the fake Telegram Bot API) and that Bot API at an address it can
+    # reach. The host runs both locally; a pod track needs `PodFakeInternet` (harness.fakenet)
+    FAKE_INTERNET = "fake-internet"
 
 
-POD_CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {Capability.LOCAL_PROCESS}
-HOST_CAPABILITIES: frozenset[Capability] = frozenset({Capability.LOCAL_PROCESS})
+# every pod capability; FAKE_INTERNET only where the backend implements PodFakeInternet
+POD_CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {
+    Capability.LOCAL_PROCESS,
+    Capability.FAKE_INTERNET,
+}
+HOST_CAPABILITIES: frozenset[Capability] = frozenset(
+    {Capability.LOCAL_PROCESS, Capability.FAKE_INTERNET}
+)
 
 
 class UnknownTrack(HarnessError):

@@ -1,11 +1,13 @@
 """A worker behind a cloudflared quick tunnel registers its Telegram webhook and answers updates.
 
-Size: one scenario's three phases plus the prepare/boot steps its failure and `net` tests reuse.
-
 SPEC §7 (Tunnel) and §9 `tunnel`, seeds/000's Telegram-via-tunnel path with fakes for the
-internet: a fake cloudflared (quick-tunnel banner, loopback edge) and a fake Telegram Bot API.
-The store is authored with `gtc op` (webchat-bot routed, a Telegram endpoint linked to it, the
-bot token sealed in the dev-store); the worker starts with `--cloudflared on`. Checks: the
+internet: a fake cloudflared (quick-tunnel banner, edge) and a fake Telegram Bot API. It
+needs a track that can stand those fakes in front of a worker (`Capability.FAKE_INTERNET`).
+On a track whose worker is a local process (the host) this module runs it: the store is
+authored with `gtc op` (webchat-bot routed, a Telegram endpoint linked to it, the bot token
+sealed in the dev-store); the worker starts with `--cloudflared on`. On a pod track the flow
+starts from seeds/000 itself (scenarios/_tunnel_pods.py); both share scenarios/_tunnel.py's
+checks. Checks here: the
 public URL, one setWebhook with the endpoint's secret, the loopback-trust split (main port and
 tunnel: /chat 405, /workers/invoke 403; admin port: /chat 200), an Update with the right secret
 answered through sendMessage, a wrong or missing secret 401, deleteWebhook on
@@ -15,18 +17,11 @@ answered through sendMessage, a wrong or missing secret 401, deleteWebhook on
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import random
-import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from greentic.secrets import DevStore
 from harness import waits
 from harness.context import ScenarioContext, ScenarioResult
 from harness.errors import HarnessError
@@ -35,52 +30,75 @@ from harness.host.track import greentic_start_binary
 from harness.op import Gtc
 from harness.tracks import Capability, RunningWorker
 from scenarios import _common as common
+from scenarios import _tunnel_pods as pods
+from scenarios._tunnel import (
+    ADMIN,
+    API_BASE_ENV,
+    BANNER,
+    BOT,
+    BUNDLE_ID,
+    CHAT_ID,
+    DEADLINE_S,
+    DEV_STORE_KIND,
+    ENDPOINT,
+    ENV_ID,
+    EXPECT_REPLY,
+    FIXTURE,
+    PROVIDER_TYPE,
+    PUBLIC_URL,
+    READY_TIMEOUT_ENV,
+    REAL_API_BASE,
+    REGISTERED,
+    TOKEN_ENV,
+    TOKEN_PATH,
+    WEBHOOK_PATH,
+    authored_secret,
+    check_fake_saw_only_bot_api,
+    check_no_secret_leaked,
+    check_registration,
+    check_round_trip,
+    match_line,
+    new_bot_token,
+    record_calls,
+    status_of,
+    update,
+)
 
-# the worker is a local process that takes start flags and reaches the loopback fakes
-NEEDS = (Capability.LOCAL_PROCESS,)
+# the fakes in front of the worker: local processes on the host, pods on a pod track
+NEEDS = (Capability.FAKE_INTERNET,)
+# names the tunnel tests and bench/tunnel.py read from this module
+__all__ = [
+    "ADMIN",
+    "API_BASE_ENV",
+    "BOT",
+    "BUNDLE_ID",
+    "CHAT_ID",
+    "DEADLINE_S",
+    "ENDPOINT",
+    "EXPECT_REPLY",
+    "NEEDS",
+    "PROVIDER_TYPE",
+    "PUBLIC_URL",
+    "READY_TIMEOUT_ENV",
+    "REAL_API_BASE",
+    "REGISTERED",
+    "TOKEN_PATH",
+    "WEBHOOK_PATH",
+    "boot",
+    "check_no_secret_leaked",
+    "match_line",
+    "new_bot_token",
+    "prepare",
+    "run",
+    "stop_worker",
+    "update",
+]
 
-ENV_ID = "local"
-BUNDLE_ID = "webchat-bot"
-FIXTURE = "webchat-bot.gtbundle"
-ENDPOINT = "webchat-bot"
-PROVIDER_TYPE = "messaging.telegram.bot"  # seeds/000 messaging_endpoints[]
-DEV_STORE_KIND = "greentic.secrets.dev-store@0.1.0"
-TOKEN_PATH = "tenant-default/_/messaging-telegram/telegram_bot_token"  # seeds/000 secrets[]
-TOKEN_ENV = "TELEGRAM_DEMO_BOT_TOKEN"
-BOT = "demo-bot"  # the fake Bot API records each call with this label, never the token
-API_BASE_ENV = "GREENTIC_TELEGRAM_API_BASE"
-REAL_API_BASE = "https://api.telegram.org"
-READY_TIMEOUT_ENV = "GREENTIC_TUNNEL_READY_TIMEOUT"  # 0: no HEAD probe to the real internet
-
-BANNER = r"serving 1 revision\(s\) for env `local`"
-PUBLIC_URL = r"public URL: (https://[a-z0-9-]+\.trycloudflare\.com) \(cloudflared tunnel\)"
-ADMIN = r"admin/console listening on (http://127\.0\.0\.1:\d+)"
-REGISTERED = r"webhook registered: provider=telegram url=(\S+)"
-WEBHOOK_PATH = "/webhook/telegram"
-ALLOWED_UPDATES = ["message", "callback_query", "edited_message"]
-CHAT_ID = 4242
-EXPECT_REPLY = "Hello from webchat-bot! You said: hi"  # fixtures/bundles/src/webchat-bot flow
-DEADLINE_S = 20.0
-HTTP_TIMEOUT_S = 5.0
 SOURCES = {
     "http": common.PullSource(
         "prepare: serve the bundle from a loopback HTTP distributor", "distributor"
     )
 }
-
-
-def update(update_id: int, text: str = "hi") -> dict[str, Any]:
-    """A Telegram Update with one private text message to CHAT_ID."""
-    user = {"id": CHAT_ID, "is_bot": False, "first_name": "Ada"}
-    message = {"message_id": update_id, "from": user, "date": 1_700_000_000, "text": text}
-    message["chat"] = {"id": CHAT_ID, "type": "private", "first_name": "Ada"}
-    return {"update_id": update_id, "message": message}
-
-
-def new_bot_token() -> str:
-    """A fresh token in Telegram's shape (`<bot id>:<35 chars>`), unique to this run, so a
-    scan of the artifacts for it means something."""
-    return f"{random.SystemRandom().randint(10**9, 10**10 - 1)}:AA{secrets.token_urlsafe(25)[:33]}"
 
 
 @dataclass(frozen=True)
@@ -161,6 +179,8 @@ def boot(ctx: ScenarioContext, setup: Setup, *, env: dict[str, str] | None = Non
 
 
 def run(ctx: ScenarioContext) -> ScenarioResult:
+    if not ctx.can(Capability.LOCAL_PROCESS):  # a pod track: seeds/000 as pods
+        return pods.run(ctx)
     setup = prepare(ctx)
     api, registry = setup.api, setup.registry
     assert api is not None  # prepare(ctx) without real parts starts the fake
@@ -204,8 +224,7 @@ def add_telegram_endpoint(ctx: ScenarioContext, cli: Gtc) -> str:
         f"name={ENDPOINT}",
         f"bundle_id={BUNDLE_ID}",
     )
-    store = DevStore(ctx.store_root / ENV_ID / ".greentic" / "dev" / ".dev.secrets.env")
-    secret = store.get(ref.replace("secret://", "secrets://", 1))
+    secret = authored_secret(ctx, ref)
     ctx.check(
         f"Telegram endpoint `{ENDPOINT}` linked to {BUNDLE_ID}, webhook secret minted",
         bool(secret),
@@ -215,17 +234,6 @@ def add_telegram_endpoint(ctx: ScenarioContext, cli: Gtc) -> str:
 
 
 # -- checks -------------------------------------------------------------------------------
-def match_line(ctx: ScenarioContext, worker: RunningWorker, regex: str, name: str) -> str:
-    """The first group of the first stdout line matching `regex` (waits for it)."""
-    try:
-        wait = waits.until_log(worker, regex, text=worker.stdout)
-        match = wait.within(DEADLINE_S).wait()
-    except HarnessError as exc:
-        ctx.fail(name, str(exc), evidence=common.worker_evidence(worker, "worker"))
-    ctx.check(name, True, match.group(0))
-    return match.group(1)
-
-
 def check_tunnel(
     ctx: ScenarioContext, registry: edges.EdgeRegistry, worker: RunningWorker, url: str
 ) -> edges.Edge:
@@ -242,42 +250,6 @@ def check_tunnel(
         f"argv {list(edge.argv)}",
     )
     return edge
-
-
-def check_registration(
-    ctx: ScenarioContext,
-    api: bot_api.FakeBotApi,
-    worker: RunningWorker,
-    public_url: str,
-    secret: str,
-) -> None:
-    """Exactly one setWebhook, for `<url>/webhook/telegram` with the endpoint's secret, and the
-    outcome logged to stdout and logs/system.log."""
-    registered = match_line(ctx, worker, REGISTERED, "webhook registration logged on stdout")
-    calls = api.calls("setWebhook")
-    want_url = public_url + WEBHOOK_PATH
-    ok = (
-        len(calls) == 1
-        and calls[0].ok
-        and calls[0].bot == BOT
-        and calls[0].params.get("url") == want_url
-        and calls[0].params.get("secret_token") == secret
-        and calls[0].params.get("allowed_updates") == ALLOWED_UPDATES
-        and registered == want_url
-    )
-    ctx.check(
-        f"setWebhook called once: {want_url}, the endpoint's secret, {ALLOWED_UPDATES}",
-        ok,
-        f"{len(calls)} call(s)" if ok else f"calls: {[c.redacted() for c in calls]}",
-        evidence={"set-webhook.json": [c.redacted() for c in calls]},
-    )
-    system_log = (worker.env_file("logs/system.log") or b"").decode("utf-8", "replace")
-    common.expect_text(ctx, "registration in logs/system.log", system_log, "webhook registered")
-
-
-def status_of(method: str, url: str, **kw: Any) -> int:
-    with httpx.Client(timeout=HTTP_TIMEOUT_S, trust_env=False) as client:
-        return client.request(method, url, **kw).status_code
 
 
 def check_loopback_trust(
@@ -302,34 +274,6 @@ def check_loopback_trust(
     ctx.artifacts.write_json("evidence/loopback-trust.json", seen)
     for name, code in seen.items():
         ctx.check(f"{name} → {want[name]}", code == want[name], f"HTTP {code}")
-
-
-def check_round_trip(ctx: ScenarioContext, api: bot_api.FakeBotApi) -> None:
-    """An Update with the registered secret gets the flow's reply via sendMessage; a wrong or
-    missing secret is 401 and sends nothing."""
-    delivered = api.deliver(update(1))
-    ctx.check(
-        "Update with the right secret → 200",
-        delivered.status == 200,
-        f"HTTP {delivered.status} {delivered.body[:200]!r} {delivered.error or ''}".strip(),
-    )
-    try:
-        [sent] = api.wait_calls("sendMessage", timeout=DEADLINE_S)
-    except (HarnessError, ValueError) as exc:
-        ctx.fail("sendMessage with the flow's reply", str(exc))
-    ok = sent.ok and sent.bot == BOT and sent.params == {"chat_id": CHAT_ID, "text": EXPECT_REPLY}
-    ctx.check(
-        f"sendMessage to chat {CHAT_ID}: {EXPECT_REPLY!r}",
-        ok,
-        f"as {sent.bot}" if ok else f"got {sent.redacted()}",
-    )
-    for name, secret in (("wrong", "not-the-secret"), ("missing", None)):
-        refused = api.deliver(update(2), secret=secret)
-        ctx.check(
-            f"Update with a {name} secret → 401", refused.status == 401, f"HTTP {refused.status}"
-        )
-    sends = len(api.calls("sendMessage"))
-    ctx.check("refused Updates sent nothing", sends == 1, f"{sends} sendMessage call(s)")
 
 
 def check_stop(
@@ -384,37 +328,3 @@ def stop_worker(ctx: ScenarioContext, worker: RunningWorker) -> int:
         return worker.wait_exited(DEADLINE_S)
     except HarnessError as exc:
         ctx.fail("the worker exits after stop", str(exc))
-
-
-def record_calls(ctx: ScenarioContext, api: bot_api.FakeBotApi) -> None:
-    """At teardown, pass or fail: every Bot API call the fake answered (secrets masked)."""
-    try:
-        calls = [c.redacted() for c in api.calls()]
-    except HarnessError as exc:
-        calls = [{"error": str(exc)}]
-    ctx.artifacts.write_json("telegram-calls.json", calls)
-
-
-def check_fake_saw_only_bot_api(ctx: ScenarioContext, api: bot_api.FakeBotApi) -> None:
-    try:
-        api.check_assertions()
-    except HarnessError as exc:
-        ctx.fail("the fake Bot API saw only Bot API requests", str(exc))
-    ctx.check("the fake Bot API saw only Bot API requests", True)
-
-
-def check_no_secret_leaked(ctx: ScenarioContext, values: dict[str, str]) -> None:
-    """No file under the run's artifacts (worker output, logs, evidence, op records, the
-    worker's own logs/) holds a secret in clear."""
-    for what, value in values.items():
-        needles = {value.encode(), json.dumps(value).encode()[1:-1]}
-        hits = [
-            str(p.relative_to(ctx.artifacts.dir))
-            for p in sorted(ctx.artifacts.dir.rglob("*"))
-            if p.is_file() and not p.is_symlink() and any(n in p.read_bytes() for n in needles)
-        ]
-        ctx.check(
-            f"the {what} is in no output, log or artifact",
-            not hits,
-            f"scanned {ctx.artifacts.dir}" if not hits else f"found in {hits[:10]}",
-        )

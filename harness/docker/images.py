@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -71,6 +72,9 @@ WHEELS_LABEL = "greentic.image.wheels-sha256"
 # Bump when a recipe in this file changes in a way the hashed inputs do not show.
 RECIPE_VERSION = "1"
 HASH_LEN = 12
+# A real cloudflared for the runtime image (seeds/000: the image ships it); without one the
+# image has none, and the tunnel scenario layers its fake on top (harness.docker.fakenet).
+CLOUDFLARED_ENV = "GTC_CLOUDFLARED_BINARY"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -220,7 +224,22 @@ def _ensure_registry(client: Any, base: str) -> str:
     return tag
 
 
+def supplied_cloudflared() -> Path | None:
+    """The cloudflared binary `$GTC_CLOUDFLARED_BINARY` names, or None when it is unset."""
+    named = os.environ.get(CLOUDFLARED_ENV, "").strip()
+    if not named:
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise HarnessError(
+            f"${CLOUDFLARED_ENV} names {path}, which is not a file\nHint: point it at a "
+            "cloudflared binary for this machine's architecture, or unset it"
+        )
+    return path
+
+
 def _ensure_runtime(client: Any, base: str) -> str:
+    cloudflared = supplied_cloudflared()
     requirements, constraints = wheels.pinned_requirements()
     wheelhouse_key = imagebuild.digest(
         "\n".join(requirements).encode(),
@@ -237,6 +256,7 @@ def _ensure_runtime(client: Any, base: str) -> str:
         wheelhouse_key.encode(),
         dockerfile.read_bytes(),
         imagebuild.image_id(client, base).encode(),
+        (imagebuild.file_digest(cloudflared) if cloudflared else "no cloudflared").encode(),
         RECIPE_VERSION.encode(),
     )
     tag = f"{RUNTIME_REPO}:{digest[:HASH_LEN]}"
@@ -251,6 +271,10 @@ def _ensure_runtime(client: Any, base: str) -> str:
             target = ctx / "pip.whl" if whl.name.startswith("pip-") else wheel_dir / whl.name
             shutil.copy2(whl, target)
         wheels.build_greentic_wheel(wheel_dir)
+        (ctx / "bin").mkdir()  # the Dockerfile copies bin/ (empty: no cloudflared)
+        if cloudflared is not None:
+            shutil.copy2(cloudflared, ctx / "bin" / "cloudflared")
+            (ctx / "bin" / "cloudflared").chmod(0o755)
         shutil.copy2(dockerfile, ctx / "Dockerfile")
         wheel_digest = imagebuild.digest(
             *(p.name.encode() + p.read_bytes() for p in sorted(wheel_dir.iterdir()))

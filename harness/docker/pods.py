@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from harness import reap as reaper
-from harness.docker import engine, podspec
+from harness.docker import engine, podspec, presets
 from harness.docker.engine import (
     CONTAINER_LABEL,
     DEPLOYMENT_LABEL,
@@ -113,6 +113,8 @@ class Pods:
         self._client: Any = None
         self._pods: dict[tuple[str, str, int], Pod] = {}
         self._networks: dict[str, str] = {}
+        # test-only env for matching pods (harness.docker.presets); set before the first sync
+        self.presets: list[presets.PodPreset] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> Pods:
@@ -195,7 +197,7 @@ class Pods:
         """Make the pods match `objects` (everything the cluster holds): start new pods, replace
         those whose template (or Service aliases) changed, remove those no longer rendered."""
         plans = {
-            plan.key: plan
+            plan.key: presets.apply(plan, self.presets)
             for plan in podspec.pod_plans(podspec.index(objects), max_replicas=self.max_replicas)
         }
         replaced: list[str] = []

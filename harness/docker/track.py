@@ -44,6 +44,7 @@ from harness.rendered import (
 
 if TYPE_CHECKING:
     from harness.context import ScenarioContext
+    from harness.docker import fakenet
     from harness.docker import images as images_mod
 
 DEPLOYER_ANSWERS = "env-packs/deployer/answers.json"
@@ -149,12 +150,16 @@ class DockerBackend:
     """Workers as rendered pods on the local Docker engine (implements `PodBackend`)."""
 
     track = "docker"
-    capabilities: frozenset[tracks.Capability] = tracks.POD_CAPABILITIES  # no local process
+    # no local process; the tunnel's fake internet as pods (harness.docker.fakenet)
+    capabilities: frozenset[tracks.Capability] = tracks.POD_CAPABILITIES | {
+        tracks.Capability.FAKE_INTERNET
+    }
 
     def __init__(self, *, env_id: str = ENV_ID) -> None:
         self.env_id = env_id
         self.namespace = naming.namespace_for_env(env_id)
         self.insecure: list[str] = []
+        self.deployer_extra: dict[str, Any] = {}  # answers the fake internet adds (tunnel)
         self._ctx: ScenarioContext | None = None
         self._pods: Pods | None = None
         self._cluster: DockerCluster | None = None
@@ -260,6 +265,15 @@ class DockerBackend:
             worker.pod.wait_ready(READY_DEADLINE_S)
         return worker
 
+    def fake_internet(
+        self, ctx: ScenarioContext, *, tokens: Mapping[str, str]
+    ) -> fakenet.DockerFakeInternet:
+        """The tunnel's fakes as pods (harness.fakenet.FakeInternetPods); before reconcile."""
+        from harness.docker import fakenet  # lazy: image building only when asked
+
+        self.bind(ctx)
+        return fakenet.install(self, tokens=tokens)
+
     # -- the pod-track verbs (shared with the kind backend) ------------------------------------
     def reconcile(self, ctx: ScenarioContext, env_id: str) -> dict[str, Any]:
         """Bind the deployer to the local image, then `verbs.reconcile_env` — the code of
@@ -312,7 +326,7 @@ class DockerBackend:
     def _bind_deployer(self, ctx: ScenarioContext, env_id: str) -> None:
         """`op env-packs add slot=deployer …` unless the env is already bound to these answers
         (a re-bind rewrites environment.json, which a running pod would not see anyway)."""
-        answers = deployer_answers(self.images.runtime, self.insecure)
+        answers = {**deployer_answers(self.images.runtime, self.insecure), **self.deployer_extra}
         env_dir = ctx.store_root / env_id
         try:
             bound = json.loads((env_dir / DEPLOYER_ANSWERS).read_text())

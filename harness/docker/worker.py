@@ -2,7 +2,8 @@
 
 Looks its pod up on every call, so after a settle that replaced the pod it reads the new one
 (as `kubectl logs deploy/<name>` would); `port_forward` instead binds to the pod current when
-it opens and fails once that pod is gone (harness.docker.forward). Used by the docker track.
+it opens, connects inside it and fails once that pod is gone (harness.docker.execforward).
+Used by the docker track.
 """
 
 from __future__ import annotations
@@ -127,12 +128,16 @@ class DockerWorker:
 
     @contextmanager
     def port_forward(self, port: int) -> Iterator[str]:
-        """`http://127.0.0.1:<local>` relayed to `port` of the pod running now; connections
-        are reset once that pod is replaced or deleted (as kubectl's forward fails)."""
-        from harness.docker.forward import forward
+        """`http://127.0.0.1:<local>` relayed to `127.0.0.1:<port>` inside the pod running now
+        (harness.docker.execforward: its loopback listeners answer, the peer is loopback, as
+        with kubectl); connections are reset once that pod is replaced or deleted."""
+        from harness.docker.execforward import exec_forward
 
         pod, pods = self.pod, self.backend.pods
-        with forward(pod.host_port(port), lambda: pods.current(pod), name=pod.name) as url:
+        if pod.sandbox_id is None:
+            raise HarnessError(f"pod {pod.name} has no sandbox yet: nothing to forward to")
+        sandbox = pod.sandbox_id
+        with exec_forward(pods.api, sandbox, port, lambda: pods.current(pod), name=pod.name) as url:
             yield url
 
     def stop(self) -> int | None:

@@ -73,82 +73,29 @@ class Delivery:
     error: str | None
 
 
-class FakeBotApi:
-    """The fake Telegram Bot API as a process.
-
-    Example:
-        with FakeBotApi(tokens={"bot": token}, logs_dir=d, edge_dir=edges.directory) as api:
-            env = {"GREENTIC_TELEGRAM_API_BASE": api.api_base}
-            ...
-            [hook] = api.wait_calls("setWebhook")
-            delivery = api.deliver({"update_id": 1, "message": {...}})
-    """
-
-    def __init__(
-        self,
-        *,
-        tokens: Mapping[str, str],
-        logs_dir: Path,
-        edge_dir: Path | None = None,
-        run_id: str | None = None,
-        name: str = "fake-telegram",
-        python: str = sys.executable,
-    ) -> None:
-        env = {fake.TOKENS_ENV: json.dumps(dict(tokens))}
-        if edge_dir is not None:
-            env[fake.EDGE_DIR_ENV] = str(edge_dir)
-        if run_id is not None:
-            env[RUN_ID_ENV] = run_id
-        self.process = ManagedProcess(
-            [python, str(Path(fake.__file__))], env=env, logs_dir=logs_dir, name=name
-        )
-        self._base: str | None = None
-
-    # -- lifecycle ----------------------------------------------------------------------
-    def start(self) -> FakeBotApi:
-        self.process.start()
-        try:
-            match = self.process.wait_for(
-                fake.READY_LINE.format(host=r"([\d.]+)", port=r"(\d+)"),
-                START_DEADLINE_S,
-                hint="the fake Telegram Bot API did not start; read its stderr above",
-            )
-        except HarnessError as exc:
-            self.process.stop()
-            raise FakeBotApiError(f"cannot start the fake Telegram Bot API: {exc}") from None
-        self._base = f"http://{match.group(1)}:{match.group(2)}"
-        return self
-
-    def stop(self) -> int | None:
-        return self.process.stop()
-
-    def __enter__(self) -> FakeBotApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+class BotApiControl:
+    """The fake's control plane over HTTP: what the worker did, and Telegram's side of it
+    (deliveries, failures, routes). `FakeBotApi` runs the fake as a local process; a pod
+    track runs it as a pod (harness.docker.fakenet) and reaches `control_base` through a
+    published port."""
 
     @property
-    def api_base(self) -> str:
-        """`http://127.0.0.1:<port>`: the value for `GREENTIC_TELEGRAM_API_BASE`."""
-        if self._base is None:
-            raise RuntimeError("the fake Bot API is not running (use it as a context manager)")
-        return self._base
+    def control_base(self) -> str:
+        """`http://127.0.0.1:<port>` where this process reaches the fake's `/_fake/…`."""
+        raise NotImplementedError
 
-    # -- control plane ------------------------------------------------------------------
+    def logs(self) -> str:
+        """The fake's own output, for diagnostics."""
+        raise NotImplementedError
+
     def _control(self, method: str, action: str, body: dict[str, Any] | None = None) -> Any:
         try:
             with httpx.Client(timeout=HTTP_TIMEOUT_S, trust_env=False) as client:
-                response = client.request(method, f"{self.api_base}/_fake/{action}", json=body)
+                response = client.request(method, f"{self.control_base}/_fake/{action}", json=body)
         except httpx.HTTPError as exc:
             raise FakeBotApiError(
                 f"the fake Telegram Bot API did not answer /_fake/{action}: {exc}"
-                f"\n  logs: {waits.tail(self.process.logs())}"
+                f"\n  logs: {waits.tail(self.logs())}"
             ) from None
         if response.status_code != 200:
             raise FakeBotApiError(
@@ -229,3 +176,82 @@ class FakeBotApi:
                 f"{unexpected[:5]} (it serves /bot<token>/<method> for "
                 f"{', '.join(fake.METHODS)})"
             )
+
+    def route(self, host: str, address: str, port: int) -> None:
+        """Deliveries to `https://<host>` go to `address:port` (an edge in another container)."""
+        self._control("POST", "route", {"host": host, "address": address, "port": port})
+
+
+class FakeBotApi(BotApiControl):
+    """The fake Telegram Bot API as a process.
+
+    Example:
+        with FakeBotApi(tokens={"bot": token}, logs_dir=d, edge_dir=edges.directory) as api:
+            env = {"GREENTIC_TELEGRAM_API_BASE": api.api_base}
+            ...
+            [hook] = api.wait_calls("setWebhook")
+            delivery = api.deliver({"update_id": 1, "message": {...}})
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: Mapping[str, str],
+        logs_dir: Path,
+        edge_dir: Path | None = None,
+        run_id: str | None = None,
+        name: str = "fake-telegram",
+        python: str = sys.executable,
+    ) -> None:
+        env = {fake.TOKENS_ENV: json.dumps(dict(tokens))}
+        if edge_dir is not None:
+            env[fake.EDGE_DIR_ENV] = str(edge_dir)
+        if run_id is not None:
+            env[RUN_ID_ENV] = run_id
+        self.process = ManagedProcess(
+            [python, str(Path(fake.__file__))], env=env, logs_dir=logs_dir, name=name
+        )
+        self._base: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> FakeBotApi:
+        self.process.start()
+        try:
+            match = self.process.wait_for(
+                fake.READY_LINE.format(host=r"([\d.]+)", port=r"(\d+)"),
+                START_DEADLINE_S,
+                hint="the fake Telegram Bot API did not start; read its stderr above",
+            )
+        except HarnessError as exc:
+            self.process.stop()
+            raise FakeBotApiError(f"cannot start the fake Telegram Bot API: {exc}") from None
+        self._base = f"http://{match.group(1)}:{match.group(2)}"
+        return self
+
+    def stop(self) -> int | None:
+        return self.process.stop()
+
+    def __enter__(self) -> FakeBotApi:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def api_base(self) -> str:
+        """`http://127.0.0.1:<port>`: the value for `GREENTIC_TELEGRAM_API_BASE`."""
+        if self._base is None:
+            raise RuntimeError("the fake Bot API is not running (use it as a context manager)")
+        return self._base
+
+    @property
+    def control_base(self) -> str:
+        return self.api_base
+
+    def logs(self) -> str:
+        return self.process.logs()

@@ -5,7 +5,9 @@ Like a real quick tunnel it prints its banner (to stderr) with a random
 `https://<words>.trycloudflare.com` URL, and requests to that URL reach the origin from
 loopback: here through a loopback "edge" TCP port relayed to the origin. The edge of each URL
 is recorded as `$GTC_FAKE_EDGE_DIR/<host>.json` BEFORE the URL is printed, so whoever sees
-the URL can reach it (the harness, the fake Bot API). Failure knobs (env): GTC_FAKE_CLOUDFLARED
+the URL can reach it (the harness, the fake Bot API). The edge listens on loopback; in a pod
+GTC_FAKE_CLOUDFLARED_EDGE_BIND=0.0.0.0 puts it on the pod's network, where the internet (the
+fake Bot API's container) reaches it. Failure knobs (env): GTC_FAKE_CLOUDFLARED
 _MODE = serve | exit | no-url, _DELAY_S (before the URL), _EXIT_CODE, _HOST (fixed host label).
 Exits 0 on SIGTERM/SIGINT and when its parent dies. Stdlib only: the worker spawns it through
 `--cloudflared-binary` (see harness.fakes.edges.install_cloudflared), also in a container.
@@ -29,6 +31,7 @@ MODE_ENV = "GTC_FAKE_CLOUDFLARED_MODE"
 DELAY_ENV = "GTC_FAKE_CLOUDFLARED_DELAY_S"
 EXIT_CODE_ENV = "GTC_FAKE_CLOUDFLARED_EXIT_CODE"
 HOST_ENV = "GTC_FAKE_CLOUDFLARED_HOST"
+EDGE_BIND_ENV = "GTC_FAKE_CLOUDFLARED_EDGE_BIND"
 MODES = ("serve", "exit", "no-url")
 VERSION = "2024.8.2"
 QUICK_TUNNEL_DOMAIN = "trycloudflare.com"
@@ -204,7 +207,8 @@ async def serve(origin: tuple[str, int], env: dict[str, str]) -> int:
         )
         return int(env.get(EXIT_CODE_ENV) or 1)
     relay = Relay(origin)
-    server = await asyncio.start_server(relay.handle, "127.0.0.1", 0)
+    bind = env.get(EDGE_BIND_ENV) or "127.0.0.1"
+    server = await asyncio.start_server(relay.handle, bind, 0)
     edge_port = int(server.sockets[0].getsockname()[1])
     recorded: Path | None = None
     watcher = asyncio.ensure_future(watch_parent(stop))
@@ -223,6 +227,7 @@ async def serve(origin: tuple[str, int], env: dict[str, str]) -> int:
                         "url": url,
                         "host": host,
                         "edge_port": edge_port,
+                        "edge_bind": bind,
                         "origin": f"http://{origin[0]}:{origin[1]}",
                         "argv": sys.argv[1:],
                         "pid": os.getpid(),
@@ -230,7 +235,7 @@ async def serve(origin: tuple[str, int], env: dict[str, str]) -> int:
                 )
             for line in banner_lines(url):
                 log("INF", line)
-        log("INF", f"Version {VERSION} (fake: greentic harness; edge 127.0.0.1:{edge_port})")
+        log("INF", f"Version {VERSION} (fake: greentic harness; edge {bind}:{edge_port})")
         log(
             "INF",
             "Registered tunnel connection connIndex=0 event=0 ip=127.0.0.1 "

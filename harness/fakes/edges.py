@@ -29,6 +29,7 @@ MODE_ENV = fake.MODE_ENV
 DELAY_ENV = fake.DELAY_ENV
 EXIT_CODE_ENV = fake.EXIT_CODE_ENV
 HOST_ENV = fake.HOST_ENV
+EDGE_BIND_ENV = fake.EDGE_BIND_ENV
 HTTP_TIMEOUT_S = 5.0
 # a quick-tunnel URL standing alone: not `https://api.trycloudflare.com/tunnel` in an error line
 QUICK_TUNNEL_URL = re.compile(r"https://[a-z0-9-]+\.trycloudflare\.com(?=[\s|)\"',]|$)", re.M)
@@ -84,7 +85,8 @@ class Edge:
             )
 
 
-def _edge_of(doc: Any) -> Edge | None:
+def edge_of(doc: Any) -> Edge | None:
+    """The Edge a fake cloudflared recorded (`<host>.json`), None when it is not one."""
     if not isinstance(doc, dict):
         return None
     try:
@@ -122,7 +124,7 @@ class EdgeRegistry:
         found: list[Edge] = []
         for path in sorted(self.directory.glob("*.json")):
             try:
-                edge = _edge_of(json.loads(path.read_text(encoding="utf-8")))
+                edge = edge_of(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError):
                 continue
             if edge is not None:

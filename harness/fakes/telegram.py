@@ -4,12 +4,15 @@
 Size: one standalone script (it is copied alone into containers), so it is not split.
 
 It knows its bots' tokens (`$GTC_FAKE_TELEGRAM_TOKENS`, a JSON object label → token, never
-argv) and answers an unknown token 401 as Telegram does. It records every call with the LABEL
-of the token used (never the token), keeps one webhook per bot (`setWebhook`,
+argv; or `$GTC_FAKE_TELEGRAM_TOKEN_SHA256`, label → sha256 hex of the token, so a pod spec
+never holds one) and answers an unknown token 401 as Telegram does. It records every call
+with the LABEL of the token used (never the token), keeps one webhook per bot (`setWebhook`,
 `getWebhookInfo`, `deleteWebhook`), answers `sendMessage`/`getMe`, can fail the next N
 `setWebhook` calls (or those of the next S seconds) with the real "Failed to resolve host"
 answer, and DELIVERS an Update to the registered webhook through the fake cloudflared edge
-(`$GTC_FAKE_EDGE_DIR/<host>.json`). The harness drives it through `/_fake/…` (see
+(`$GTC_FAKE_EDGE_DIR/<host>.json`, on loopback; or a route the harness set with
+`/_fake/route {host, address, port}` — an edge in another container of the same docker
+network, as harness.docker.fakenet runs it). The harness drives it through `/_fake/…` (see
 harness.fakes.bot_api). Stdlib only, so it also runs in a container from the runtime image.
 Logs never carry a token or a body (secret_token).
 """
@@ -34,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 TOKENS_ENV = "GTC_FAKE_TELEGRAM_TOKENS"
+TOKEN_HASHES_ENV = "GTC_FAKE_TELEGRAM_TOKEN_SHA256"
 EDGE_DIR_ENV = "GTC_FAKE_EDGE_DIR"  # the same variable as the fake cloudflared's
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 64 * 1024  # request bodies, both the Bot API and the control plane
@@ -48,6 +52,10 @@ METHODS = ("setWebhook", "getWebhookInfo", "deleteWebhook", "sendMessage", "getM
 ALLOWED_UPDATES_DEFAULT: list[str] = []
 Answer = tuple[int, dict[str, Any]]
 Handler = Callable[[str, dict[str, Any]], Answer]
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def fingerprint(token: str) -> str:
@@ -69,14 +77,21 @@ def answer_error(code: int, description: str) -> dict[str, Any]:
 class BotState:
     """Everything the fake remembers, behind one lock (handlers run on threads)."""
 
-    def __init__(self, tokens: dict[str, str], edge_dir: Path | None) -> None:
+    def __init__(
+        self,
+        tokens: dict[str, str],
+        edge_dir: Path | None,
+        token_hashes: dict[str, str] | None = None,
+    ) -> None:
         self.by_token = {token: label for label, token in tokens.items()}
+        self.by_hash = {digest.lower(): label for label, digest in (token_hashes or {}).items()}
         self.edge_dir = edge_dir
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # handlers consult routes while holding it
         self.calls: list[dict[str, Any]] = []
         self.unexpected: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self.webhooks: dict[str, dict[str, Any]] = {}
+        self.routes: dict[str, tuple[str, int]] = {}  # tunnel host → its edge (address, port)
         self.fail_count = 0
         self.fail_until = 0.0
         self.seq = 0
@@ -94,7 +109,7 @@ class BotState:
         """Answer one Bot API call and record it (with the token's label)."""
         canonical = next((m for m in METHODS if m.lower() == method.lower()), method)
         with self.lock:
-            bot = self.by_token.get(token)
+            bot = self.by_token.get(token) or self.by_hash.get(token_sha256(token))
             if bot is None:
                 status, doc = 401, answer_error(401, "Unauthorized")
             elif canonical not in METHODS:
@@ -145,7 +160,7 @@ class BotState:
             return RESOLVE_FAILURE
         if urlsplit(url).scheme != "https":
             return "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
-        if self.edge_dir is not None and self._edge_port(urlsplit(url).hostname or "") is None:
+        if self._resolves_hosts() and self._edge(urlsplit(url).hostname or "") is None:
             return RESOLVE_FAILURE  # as Telegram: it resolves the host first
         secret = params.get("secret_token")
         if secret is not None and not SECRET_CHARS.match(str(secret)):
@@ -203,7 +218,18 @@ class BotState:
         }
 
     # -- the fake edge -----------------------------------------------------------------------
-    def _edge_port(self, host: str) -> int | None:
+    def _resolves_hosts(self) -> bool:
+        """Whether setWebhook checks the host first (it knows edges: a directory or routes)."""
+        with self.lock:
+            routed = bool(self.routes)
+        return self.edge_dir is not None or routed
+
+    def _edge(self, host: str) -> tuple[str, int] | None:
+        """Where the edge of tunnel `host` listens: a route, else its loopback record."""
+        with self.lock:
+            routed = self.routes.get(host)
+        if routed is not None:
+            return routed
         if self.edge_dir is None or not host or "/" in host:
             return None
         try:
@@ -211,27 +237,39 @@ class BotState:
         except (OSError, ValueError):
             return None
         port = entry.get("edge_port")
-        return port if isinstance(port, int) else None
+        return ("127.0.0.1", port) if isinstance(port, int) else None
+
+    def route(self, body: dict[str, Any]) -> Answer:
+        """`{host, address, port}`: deliveries to `https://<host>` go to `address:port`."""
+        host, address, port = body.get("host"), body.get("address"), body.get("port")
+        if not (isinstance(host, str) and host and isinstance(address, str) and address):
+            return 400, {"error": "a route needs `host` and `address` strings and a `port`"}
+        if not isinstance(port, int) or not 0 < port < 65536:
+            return 400, {"error": f"route port {port!r} is not a TCP port"}
+        with self.lock:
+            self.routes[host] = (address, port)
+        return 200, {"host": host, "address": address, "port": port}
 
     def deliver(self, request: dict[str, Any]) -> Answer:
         """POST an Update to `bot`'s webhook through the edge, as Telegram's servers would.
 
         `secret`: absent → the registered secret_token; null → no header; a string → that."""
-        bot = request.get("bot") or next(iter(self.by_token.values()), "")
+        labels = [*self.by_token.values(), *self.by_hash.values()]
+        bot = request.get("bot") or next(iter(labels), "")
         with self.lock:
             hook = dict(self.webhooks.get(bot) or {})
         if not hook:
             return 409, {"error": f"no webhook is registered for bot `{bot}`"}
         secret = request["secret"] if "secret" in request else hook.get("secret_token")
         parts = urlsplit(hook["url"])
-        port = self._edge_port(parts.hostname or "")
-        if port is None:
+        edge = self._edge(parts.hostname or "")
+        if edge is None:
             return self._delivered(bot, hook, None, "", f"no fake edge for {parts.hostname}")
         headers = {"Content-Type": "application/json", "Host": parts.netloc}
         if secret is not None:
             headers[SECRET_HEADER] = str(secret)
         body = json.dumps(request.get("update", {})).encode()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=SOCKET_TIMEOUT_S)
+        conn = http.client.HTTPConnection(*edge, timeout=SOCKET_TIMEOUT_S)
         try:
             conn.request("POST", parts.path or "/", body=body, headers=headers)
             response = conn.getresponse()
@@ -260,6 +298,7 @@ class BotState:
         with self.lock:
             state: dict[str, Any] = {"calls": self.calls, "unexpected": self.unexpected}
             state.update(deliveries=self.deliveries, webhooks=self.webhooks)
+            state["routes"] = {h: f"{a}:{p}" for h, (a, p) in self.routes.items()}
             return copy.deepcopy(state)
 
     def control(self, method: str, action: str, body: dict[str, Any]) -> Answer:
@@ -272,11 +311,14 @@ class BotState:
             return 200, {"count": self.fail_count, "seconds": float(body.get("seconds") or 0)}
         if method == "POST" and action == "deliver":
             return self.deliver(body)
+        if method == "POST" and action == "route":
+            return self.route(body)
         if method == "POST" and action == "reset":
             with self.lock:
                 for records in (self.calls, self.unexpected, self.deliveries):
                     records.clear()
                 self.webhooks.clear()
+                self.routes.clear()
                 self.fail_count, self.fail_until = 0, 0.0
             return 200, {"reset": True}
         return 404, {"error": f"no control action {method} /_fake/{action}"}
@@ -384,21 +426,28 @@ def _redact(text: str) -> str:
     return re.sub(r"/bot[^/\s]*/", "/bot***/", re.sub(r"\?\S*", "?…", text))
 
 
+def _labels(name: str) -> dict[str, str] | None:
+    """`$name` as a JSON object label → string (empty when unset); None (said why) if not."""
+    try:
+        doc = json.loads(os.environ.get(name) or "{}")
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
+        print(f"${name} must be a JSON object label → string", file=sys.stderr)
+        return None
+    return doc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A fake Telegram Bot API for tests.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        tokens = json.loads(os.environ.get(TOKENS_ENV) or "{}")
-    except ValueError:
-        print(f"${TOKENS_ENV} must be a JSON object label → token", file=sys.stderr)
-        return 2
-    if not isinstance(tokens, dict) or not all(isinstance(v, str) for v in tokens.values()):
-        print(f"${TOKENS_ENV} must be a JSON object label → token", file=sys.stderr)
+    tokens, hashes = _labels(TOKENS_ENV), _labels(TOKEN_HASHES_ENV)
+    if tokens is None or hashes is None:
         return 2
     edge_dir = os.environ.get(EDGE_DIR_ENV)
-    state = BotState(tokens, Path(edge_dir) if edge_dir else None)
+    state = BotState(tokens, Path(edge_dir) if edge_dir else None, hashes)
     server = ThreadingHTTPServer((args.host, args.port), handler_for(state))
     server.daemon_threads = True
     host, port = server.server_address[:2]

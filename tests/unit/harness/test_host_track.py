@@ -67,7 +67,10 @@ def test_track_table_resolves_host_and_names_unknown_tracks() -> None:
 
 def test_the_host_has_no_pods_only_a_local_process() -> None:
     """The host declares what it really has: scenarios that need pods skip here."""
-    assert HostBackend.capabilities == {tracks.Capability.LOCAL_PROCESS}
+    assert HostBackend.capabilities == {
+        tracks.Capability.LOCAL_PROCESS,
+        tracks.Capability.FAKE_INTERNET,
+    }
     assert not isinstance(HostBackend(), tracks.PodBackend)
     assert tracks.missing_capabilities(
         HostBackend.capabilities, [tracks.Capability.READINESS, tracks.Capability.LOCAL_PROCESS]
@@ -83,7 +86,9 @@ def test_only_the_host_keeps_a_local_process_and_only_pods_have_pod_capabilities
     pod_tracks = tracks.tracks_with([tracks.Capability.RECONCILE])
     assert "host" not in pod_tracks and pod_tracks
     for track in pod_tracks:
-        assert tracks.capabilities_of(track) == tracks.POD_CAPABILITIES, track
+        # a pod track may add the fake internet (docker); never a local process
+        assert tracks.capabilities_of(track) >= tracks.POD_CAPABILITIES, track
+        assert tracks.Capability.LOCAL_PROCESS not in tracks.capabilities_of(track), track
 
 
 def test_a_backend_that_declares_no_capabilities_is_named_with_the_fix(
