@@ -39,6 +39,8 @@ TRACK_MARKS: dict[str, list[Any]] = {
 
 def cases() -> Iterator[Any]:
     for name in scenarios.names():
+        if name.startswith("repro-"):
+            continue  # tests/integration/test_repro.py runs the repros, with and without the fix
         module = scenarios.load(name)
         for track in tracks.TRACKS:
             for variant in runner.variants_of(module):

@@ -1,7 +1,7 @@
-"""demo.py's verbs without running a worker: the verb table, `list`, the verbs that are not
-available yet, a scenario the chosen track cannot host (SKIP with the reason) and host-stop's
-record handling. The end-to-end host-pull → host-stop run is in
-tests/integration/test_scenarios.py."""
+"""demo.py's verbs without running a worker: the verb table, `list`, `repro` (its listing and
+its refusals), the verbs that are not available yet, a scenario the chosen track cannot host
+(SKIP with the reason) and host-stop's record handling. The end-to-end host-pull → host-stop
+run is in tests/integration/test_scenarios.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import demo
-from harness import kept, reap
+from harness import kept, reap, runner
 from harness.process import RUN_ID_ENV, ManagedProcess, pid_alive
+from scenarios import _repro as repro
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +42,8 @@ def test_every_verb_has_a_handler_or_one_line_saying_why_not() -> None:
     assert demo.handler_for("digest-mismatch") is demo.verb_scenario
     assert demo.handler_for("prune") is demo.verb_scenario
     assert demo.handler_for("kind-up") is demo.verb_kind_up
+    assert demo.handler_for("repro") is demo.verb_repro
+    assert "repro" not in demo.not_yet()
     assert demo.handler_for("") == (
         "no verb given — next: `python demo.py list` shows every verb (e.g. host-pull)"
     )
@@ -49,10 +52,8 @@ def test_every_verb_has_a_handler_or_one_line_saying_why_not() -> None:
     )
 
 
-@pytest.mark.parametrize("verb", ["tunnel", "repro"])
-def test_tunnel_and_repro_say_they_are_not_available_yet(
-    verb: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.parametrize("verb", sorted(demo.NOT_YET))
+def test_a_verb_not_here_yet_says_so(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     if verb not in demo.not_yet():
         pytest.skip(f"`{verb}` is a scenario now (scenarios/{verb}.py)")
     code, out = run(capsys, verb, "some-row")
@@ -78,6 +79,67 @@ def test_list_shows_each_scenarios_tracks_from_its_capabilities(
     assert set(demo.NOT_YET) <= set(lines)  # listed either way: as a scenario or as not yet
     for verb in ("host-stop", "kind-up", "kind-down", "doctor"):
         assert verb in lines
+
+
+def test_repro_lists_every_row_with_its_tracks_and_symptom(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = run(capsys, "repro")
+    assert code == 0
+    assert out[0].startswith("troubleshooting repros  (python demo.py repro <name>")
+    listed = repro.catalog()
+    assert listed  # the rows are found by ROW, not a list in demo.py
+    for item in listed:
+        line = next(ln for ln in out if ln.split()[:1] == [item.row.name])
+        assert line.split("tracks: ")[1] == ", ".join(item.tracks)
+        assert out[out.index(line) + 1].strip() == item.row.symptom
+    assert len(out) == 1 + 2 * len(listed)
+
+
+def test_repro_tracks_come_from_the_needs() -> None:
+    import scenarios
+
+    by_name = {item.row.name: item for item in repro.catalog()}
+    assert by_name["port-in-use"].tracks == ("host",)  # NEEDS local-process
+    assert by_name["crashloop-digest"].tracks == ("host", "kind", "docker")
+    for item in by_name.values():
+        assert item.tracks == tuple(runner.tracks_for(scenarios.load(item.scenario)))
+
+
+def test_list_groups_the_repros_apart_from_the_scenarios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = run(capsys, "list")
+    assert code == 0
+    start = next(i for i, ln in enumerate(out) if ln.startswith("troubleshooting repros"))
+    end = next(i for i, ln in enumerate(out) if ln.startswith("other verbs"))
+    group = {ln.split()[0] for ln in out[start + 1 : end] if ln.startswith("  ") and ln.split()}
+    names = {item.row.name for item in repro.catalog()}
+    assert names <= group
+    scenario_lines = {ln.split()[0] for ln in out[1:start] if ln.startswith("  ") and ln.split()}
+    assert not {item.scenario for item in repro.catalog()} & scenario_lines
+
+
+def test_repro_of_an_unknown_row_says_how_to_list_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = run(capsys, "repro", "no-such-row")
+    assert code == 1
+    assert out == ["no troubleshooting row `no-such-row` — next: `python demo.py repro` lists them"]
+
+
+def test_repro_on_a_track_it_cannot_use_skips_with_the_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out = run(
+        capsys, "repro", "port-in-use", "--track", "docker", "--artifacts", str(tmp_path)
+    )
+    assert code == 1
+    assert out[0].startswith("repro-port-in-use [docker]")
+    assert out[-1] == (
+        "SKIP repro-port-in-use [docker]: `repro-port-in-use` needs local-process; the "
+        "`docker` track lacks it — next: pass --track host"
+    )
 
 
 def test_a_track_without_the_needed_capabilities_prints_skip_with_the_reason(
