@@ -1,14 +1,17 @@
 """The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
 
-Size: one request pipeline in one place (the order below is the contract), ~420 lines.
+Size: one request pipeline in one place (the order below is the contract), ~440 lines.
 
-Order: probes and `/status` (any method); `/chat` (trusted loopback GET, else falls through);
-`/workers/invoke` (trusted loopback POST, JSON); `POST /webhook/telegram` (secret-token gate,
-then the flow, reply via sendMessage); route binding (404), 1 MiB cap (413), asserted
-messaging endpoint (401/403), POST only (405), JSON (400), revision pick, flow run. Trusted =
-a console listener, a loopback peer, a loopback Host and no foreign Origin (SPEC §7). One
-catch-all coroutine answering starlette `Response`s keeps the per-request cost near bare
-uvicorn. Built by `process`; tested through `httpx.ASGITransport`.
+Order: probes (any method, before any limit); the in-flight cap (503); `/status`; `/chat`
+(trusted loopback GET, else falls through); `/workers/invoke` (trusted loopback POST, JSON);
+`POST /webhook/telegram` (secret-token gate, then the flow, reply via sendMessage); route
+binding (404), 1 MiB cap (413), body budget (503), asserted messaging endpoint (401/403), POST
+only (405), JSON (400), revision pick, flow run. Trusted = a console listener, a loopback
+peer, a loopback Host and no foreign Origin (SPEC §7). Remote callers without a verifiable
+identity get a one-request session whose state is not kept. One catch-all coroutine answering
+starlette `Response`s keeps the per-request cost near bare uvicorn; a bug is a logged 500,
+never a traceback on stderr. Built by `process`; tested through `httpx.ASGITransport`; limits
+in `greentic.worker.limits`, body rules in `greentic.worker.body`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ from greentic.spec import schemas
 from greentic.spec.environment import MessagingEndpoint
 from greentic.worker import ingress, invoke, routing, telegram
 from greentic.worker.activation import Activation, ActiveRevision
+from greentic.worker.body import (
+    MAX_BODY_BYTES,
+    BadJson,
+    BodyReader,
+    BodyTooLarge,
+    BudgetExhausted,
+    ClientGone,
+    parse_json,
+)
+from greentic.worker.limits import Gauge, Limits, from_os_environ
 from greentic.worker.listeners import Listener, is_loopback, loopback_request
 from greentic.worker.logs import LogSink, NullLog, timestamp
 from greentic.worker.state import StateStore
@@ -41,7 +54,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-MAX_BODY_BYTES = 1024 * 1024
+__all__ = ["MAX_BODY_BYTES", "Runtime", "WorkerApp"]
+
 PROBES = frozenset({"/livez", "/readyz", "/healthz", "/health"})
 WANTED_HEADERS = frozenset(
     {
@@ -71,7 +85,9 @@ INVOKE_JSON_ONLY = "worker invoke takes an application/json body"
 INVOKE_NO_DEPLOYMENT = "no active deployment resolves for the requested tenant"
 ENDPOINT_UNKNOWN = "messaging endpoint not recognized in this environment"
 ENDPOINT_NOT_LINKED = "this messaging endpoint is not authorized to route to the resolved bundle"
-NOT_JSON = "request body must be JSON"
+BUSY = "the worker is at its limit of requests in flight; retry shortly"
+BODIES_FULL = "the worker is holding its budget of request bodies; retry shortly"
+INTERNAL = "internal error (logged by the worker)"
 DISPATCH_FAILED = "revision dispatch failed"
 FLOW_FAILED = "flow execution failed"
 
@@ -88,6 +104,19 @@ class Runtime:
     telegram: TelegramSide | None = None
     states: StateStore = field(default_factory=StateStore)
     rand_below: Callable[[int], int] = random.randrange
+    limits: Limits = field(default_factory=from_os_environ)
+    in_flight: Gauge = field(init=False)
+    bodies: Gauge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.in_flight = Gauge(self.limits.max_in_flight)
+        self.bodies = Gauge(self.limits.body_budget_bytes)
+
+    def busy(self, message: str) -> Response:
+        """A 503 for a limit reached, with the `Retry-After` the limits name; the connection
+        closes (an overloaded worker does not read and discard the rest of a big body)."""
+        headers = {"Retry-After": str(self.limits.retry_after_s), "Connection": "close"}
+        return text(503, message, headers)
 
     def status(self) -> dict[str, Any]:
         """The `greentic.status.v1` document."""
@@ -102,14 +131,6 @@ class Runtime:
         }
 
 
-class BodyTooLarge(Exception):
-    """Raised while reading a body that goes over MAX_BODY_BYTES."""
-
-
-class ClientGone(Exception):
-    """Raised when the client disconnects before its body was read."""
-
-
 @dataclass(frozen=True)
 class Run:
     """One dispatched run: where it goes and what it carries."""
@@ -118,10 +139,14 @@ class Run:
     entry: dict[str, Any]
     session: str | None
     tenant: str
+    keep_state: bool = True
 
 
 def text(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, headers=headers, media_type="text/plain")
+
+
+PROBE_OK = text(200, "ok")  # stateless once built: one instance answers every probe
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
@@ -150,34 +175,6 @@ def headers_of(scope: Scope) -> dict[str, str]:
     return out
 
 
-async def read_body(receive: Receive, declared: str | None) -> bytes:
-    """The whole body, refusing more than MAX_BODY_BYTES (declared or actually sent)."""
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def parse_json_body(body: bytes) -> Any:
-    """An empty body is null; anything else must be JSON (ValueError otherwise, also for
-    nesting too deep to decode: a client's mistake is a 4xx, never a 500)."""
-    try:
-        return json.loads(body) if body.strip() else None
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
 class WorkerApp:
     """The ASGI app of one listener. Example: `WorkerApp(runtime, Listener(addr))`."""
 
@@ -190,11 +187,37 @@ class WorkerApp:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
-        try:
-            response = await self.handle(scope, receive)
-        except ClientGone:
+        if scope["path"] in PROBES:  # before any limit: probes answer under load
+            await PROBE_OK(scope, receive, send)
             return
-        await response(scope, receive, send)
+        runtime = self.runtime
+        if not runtime.in_flight.take(1):
+            await runtime.busy(BUSY)(scope, receive, send)
+            return
+        reader = BodyReader(receive, runtime.bodies)
+        try:
+            response = await self.respond(scope, reader)
+            if response is not None:
+                await response(scope, receive, send)
+        finally:
+            reader.release()
+            runtime.in_flight.give(1)
+
+    async def respond(self, scope: Scope, reader: BodyReader) -> Response | None:
+        """`handle`'s response, the limits' refusals, or None when the client left; a bug is
+        a logged 500 (the system log keeps the traceback, stderr stays clean)."""
+        try:
+            return await self.handle(scope, reader)
+        except ClientGone:
+            return None
+        except BodyTooLarge:
+            return text(413, TOO_LARGE, {"Connection": "close"})  # no draining of the rest
+        except BudgetExhausted:
+            return self.runtime.busy(BODIES_FULL)
+        except Exception:
+            where = f"{scope['method']} {scope['path']}"
+            self.runtime.log.write("error", f"{where}: {traceback.format_exc()}")
+            return text(500, INTERNAL)
 
     def trusted(self, scope: Scope, headers: dict[str, str]) -> bool:
         """A console listener, a loopback peer, a loopback Host and no foreign Origin."""
@@ -205,11 +228,9 @@ class WorkerApp:
             and loopback_request(headers.get("host"), headers.get("origin"))
         )
 
-    async def handle(self, scope: Scope, receive: Receive) -> Response:
+    async def handle(self, scope: Scope, reader: BodyReader) -> Response:
         path: str = scope["path"]
         method: str = scope["method"]
-        if path in PROBES:
-            return text(200, "ok")
         if path == "/status":
             return json_response(self.runtime.status())
         headers = headers_of(scope)
@@ -221,34 +242,31 @@ class WorkerApp:
             )
         if path == "/workers/invoke":
             refused = self.invoke_refusal(scope, method, headers)
-            return refused or await self.invoke(receive, headers)
+            return refused or await self.invoke(reader, headers)
         if path == telegram.WEBHOOK_PATH and method == "POST":
-            return await self.telegram_update(receive, headers)
-        return await self.routed(scope, receive, headers)
+            return await self.telegram_update(reader, headers)
+        return await self.routed(scope, reader, headers)
 
-    async def routed(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Response:
+    async def routed(self, scope: Scope, reader: BodyReader, headers: dict[str, str]) -> Response:
         """A request for a bound deployment: route → caller → flow → reply list (SPEC §7)."""
         path: str = scope["path"]
         method: str = scope["method"]
         route = routing.resolve(self.runtime.activation.routes, headers.get("host"), path)
         if route is None:
             return text(404, NOT_BOUND)
+        body = await reader.read(headers.get("content-length"))
         try:
-            body = await read_body(receive, headers.get("content-length"))
-        except BodyTooLarge:
-            return text(413, TOO_LARGE)
-        try:
-            doc, is_json = parse_json_body(body), True
-        except ValueError:
-            doc, is_json = None, False
+            doc, bad = parse_json(body), None
+        except BadJson as exc:
+            doc, bad = None, exc
         who = ingress.caller(headers, doc, trusted=self.trusted(scope, headers))
         refused = self.endpoint_refusal(who, route)
         if refused is not None:
             return refused
         if method != "POST":
             return text(405, POST_ONLY, {"Allow": "POST"})
-        if not is_json:
-            return text(400, NOT_JSON)
+        if bad is not None:
+            return text(400, str(bad))
         act = ingress.activity(doc)
         run = self.dispatch(route, act, who)
         if run is None:
@@ -280,7 +298,7 @@ class WorkerApp:
             return text(415, INVOKE_JSON_ONLY)
         return None
 
-    async def telegram_update(self, receive: Receive, headers: dict[str, str]) -> Response:
+    async def telegram_update(self, reader: BodyReader, headers: dict[str, str]) -> Response:
         """A Telegram Update: secret-token gate, then the flow with the chat id as session; the
         reply goes out via sendMessage in the background, Telegram gets a quick 200."""
         route = routing.resolve(
@@ -300,13 +318,9 @@ class WorkerApp:
         if endpoint is None:
             return text(401, telegram.NO_MATCH)
         try:
-            body = await read_body(receive, headers.get("content-length"))
-        except BodyTooLarge:
-            return text(413, TOO_LARGE)
-        try:
-            doc = parse_json_body(body)
-        except ValueError:
-            return text(400, NOT_JSON)
+            doc = parse_json(await reader.read(headers.get("content-length")))
+        except BadJson as exc:
+            return text(400, str(exc))
         msg = telegram.parse_update(doc)
         if msg is None:
             kind = sorted(doc)[:4] if isinstance(doc, dict) else type(doc).__name__
@@ -363,22 +377,24 @@ class WorkerApp:
                 "error", f"revision dispatch for deployment {route.deployment_id} failed"
             )
             return None
-        session = ingress.session_id(act, who, route)
+        message_id = f"{_ID_PREFIX}-{next(_MESSAGE_SEQ)}"
+        session = ingress.session_id(act, who, route, request_id=message_id)
         entry = ingress.flow_input(
             act,
             who,
             route,
             env_id=self.runtime.env_id,
             session=session,
-            message_id=f"{_ID_PREFIX}-{next(_MESSAGE_SEQ)}",
+            message_id=message_id,
         )
         revision = deployment.revision(revision_id)
-        return Run(revision, entry, session, route.tenant)
+        return Run(revision, entry, session, route.tenant, keep_state=not who.ephemeral)
 
     def execute(self, run: Run) -> list[Any] | None:
         """Run the flow: its reply items, the failure reply when sessioned, else None (→ 500)."""
         rev = run.revision
-        state = self.runtime.states.scope((rev.revision_id, run.tenant, run.session or ""))
+        key = (rev.revision_id, run.tenant, run.session or "")
+        state: dict[str, Any] = self.runtime.states.scope(key) if run.keep_state else {}
         try:
             outcome = rev.run(run.entry, state=state)
         except engine.FlowFailed as exc:
@@ -399,12 +415,9 @@ class WorkerApp:
             return None
         return [ingress.failure_payload(error, rev.entry_flow or "")]
 
-    async def invoke(self, receive: Receive, headers: dict[str, str]) -> Response:
+    async def invoke(self, reader: BodyReader, headers: dict[str, str]) -> Response:
         """POST /workers/invoke from a trusted loopback caller."""
-        try:
-            body = await read_body(receive, headers.get("content-length"))
-        except BodyTooLarge:
-            return text(413, TOO_LARGE)
+        body = await reader.read(headers.get("content-length"))
         try:
             req = invoke.parse(body)
         except invoke.BadInvoke as exc:

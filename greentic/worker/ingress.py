@@ -5,6 +5,10 @@ Identity headers/fields count only from loopback-trusted callers. SESSIONED = a 
 names a session (`x-greentic-session` / body `session`), or the request is a message (the host
 derives `tenant:http:default:default:<user>`, as upstream canonicalises messages). A failed
 sessioned run answers 200 with the `flow_execution_failed` reply; otherwise 500.
+
+An untrusted caller has no verifiable identity, so it is EPHEMERAL: its message gets a session
+of its own (`tenant:http:anonymous:<request id>`) and its flow state lives for that one request;
+two remote callers never see each other's state, and none can evict a real session's state.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ RESPONSE_KIND = {"kind": "custom", "action": "response"}
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asserts to be calling: user, session hint, messaging endpoint (trusted peers only)."""
+    """Who asserts to be calling: user, session hint, messaging endpoint (trusted peers only);
+    `ephemeral` when nothing verifies who it is (its state is not kept past the request)."""
 
     user: str | None = None
     session: str | None = None
     endpoint: str | None = None
+    ephemeral: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,15 +51,18 @@ def _field(body: Any, key: str) -> str | None:
 
 
 def caller(headers: Mapping[str, str], body: Any, *, trusted: bool) -> Caller:
-    """The identity a request asserts; empty for untrusted peers."""
+    """The identity a request asserts; ephemeral for untrusted peers."""
     if not trusted:
-        return Caller()
+        return EPHEMERAL
     endpoint = headers.get("x-greentic-messaging-endpoint-id")
     return Caller(
         user=headers.get("x-greentic-user") or _field(body, "user"),
         session=headers.get("x-greentic-session") or _field(body, "session"),
         endpoint=endpoint if endpoint and ENDPOINT_RE.match(endpoint) else None,
     )
+
+
+EPHEMERAL = Caller(ephemeral=True)
 
 
 def activity(body: Any) -> Activity:
@@ -64,13 +73,16 @@ def activity(body: Any) -> Activity:
     return Activity(kind="http.request", text=None, payload=body)
 
 
-def session_id(act: Activity, who: Caller, route: Route) -> str | None:
-    """The run's session id: the caller's hint, else derived for a message, else None."""
+def session_id(act: Activity, who: Caller, route: Route, *, request_id: str) -> str | None:
+    """The run's session id: the caller's hint, else derived for a message (one of its own
+    per request for an ephemeral caller), else None."""
     if who.session:
         return who.session
-    if act.kind == "message":
-        return f"{route.tenant}:http:default:default:{who.user or 'anonymous'}"
-    return None
+    if act.kind != "message":
+        return None
+    if who.ephemeral:
+        return f"{route.tenant}:http:anonymous:{request_id}"
+    return f"{route.tenant}:http:default:default:{who.user or 'anonymous'}"
 
 
 def pin_key(route: Route, who: Caller) -> str | None:

@@ -3,14 +3,16 @@
 Request `{version?, tenant{tenant_id|tenant, user_id?}, worker_id?, payload?, correlation_id?,
 session_id?, thread_id?}` (unknown fields ignored); an object payload without a string `text`
 becomes `{"metadata": payload}`. Reply items map to `{kind, payload}`: `renderedCard` →
-`adaptive-card`, `text` → `text`, else `activity`.
+`adaptive-card`, `text` → `text`, else `activity`. The body obeys the worker's JSON rules
+(`body.parse_json`: UTF-8, bounded depth, no lone surrogates).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from greentic.worker.body import BadJson, parse_json
 
 
 class BadInvoke(ValueError):
@@ -50,11 +52,9 @@ def _opt_str(doc: dict[str, Any], key: str) -> str | None:
 def parse(body: bytes) -> InvokeRequest:
     """Validate a request body."""
     try:
-        doc = json.loads(body) if body else None
-    except ValueError as exc:
-        raise BadInvoke(f"not JSON ({exc})") from None
-    except RecursionError:
-        raise BadInvoke("not JSON (nested too deeply)") from None
+        doc = parse_json(body)
+    except BadJson as exc:
+        raise BadInvoke(str(exc)) from None
     if not isinstance(doc, dict):
         raise BadInvoke("expected a JSON object")
     tenant = doc.get("tenant")

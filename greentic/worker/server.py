@@ -4,13 +4,22 @@ We bind before the banner, so a port in use is one clear error and PORT=0 report
 port. A signal stops accepting, lets in-flight requests finish (up to GRACE_SECONDS) and
 returns, so the process exits 0; a second SIGINT forces it. Several listeners share one loop,
 each with its own app (its own console-trust flag). Called by `greentic.worker.process`.
+
+Limits (SPEC §7, `greentic.worker.limits`): one connection guard for all listeners, sized
+under the descriptor limit (the soft limit is raised to the hard one first); uvicorn's own
+h11 protocol is swapped for `connections.protocol_class` (head/body deadlines); headers over
+`max_header_kib` are a 400; freed request buffers go back to the OS (glibc mmap threshold).
+uvicorn logs errors only: its per-request warnings are client mistakes already answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import errno
+import resource
 import signal
 import socket
 import threading
@@ -18,6 +27,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from greentic.errors import Conflict, IoError
+from greentic.worker.limits import (
+    ConnectionCaps,
+    ConnectionGuard,
+    Limits,
+    accept_burst,
+    connection_caps,
+)
 from greentic.worker.listeners import Address
 
 if TYPE_CHECKING:
@@ -26,6 +42,8 @@ if TYPE_CHECKING:
     from greentic.worker.app import Receive, Scope, Send, WorkerApp
 
 GRACE_SECONDS = 10
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD_BYTES = 128 * 1024
 BACKLOG = 2048
 HANDLED = (signal.SIGTERM, signal.SIGINT)
 _early_signals: list[signal.Signals] = []
@@ -133,6 +151,11 @@ def _make_server(config: uvicorn.Config, on_signal: Callable[[str], None]) -> uv
     class WorkerServer(uvicorn.Server):
         """uvicorn's server with our signal handling: a signal means exit 0, not re-raise."""
 
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            for sock in sockets or []:  # asyncio set the kernel queue to the accept burst:
+                sock.listen(BACKLOG)  # a long queue again, so a probe's SYN is never dropped
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             if threading.current_thread() is not threading.main_thread():
@@ -158,6 +181,31 @@ def _make_server(config: uvicorn.Config, on_signal: Callable[[str], None]) -> uv
     return WorkerServer(config)
 
 
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft descriptor limit toward `wanted` (up to the hard limit); the result."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    return soft if soft != resource.RLIM_INFINITY else wanted
+
+
+def return_freed_memory() -> None:
+    """Serve buffers above 128 KiB from mmap so they go back to the OS when freed (glibc
+    otherwise raises the threshold after the first free, and a flood's heap never shrinks)."""
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
+def fd_budget(limits: Limits) -> tuple[ConnectionCaps, int]:
+    """The connection caps and the accept burst under this process's (raised) fd limit."""
+    fd_limit = raise_fd_limit(limits.max_connections * 2 + 2048)
+    return connection_caps(limits.max_connections, fd_limit), accept_burst(fd_limit)
+
+
 def serve(
     bound: Sequence[tuple[socket.socket, WorkerApp]],
     *,
@@ -166,22 +214,31 @@ def serve(
     """Serve until a signal; returns after a graceful shutdown."""
     import uvicorn
 
+    from greentic.worker.connections import protocol_class
+
     app: Any = (
         bound[0][1]
         if len(bound) == 1
         else PortDispatch({sock.getsockname()[1]: a for sock, a in bound})
     )
+    limits = bound[0][1].runtime.limits
+    return_freed_memory()
+    caps, burst = fd_budget(limits)
+    guard: ConnectionGuard[Any] = ConnectionGuard(caps)
     config = uvicorn.Config(
         app,
         lifespan="off",
         log_config=None,
-        log_level="warning",
+        log_level="error",
         access_log=False,
-        http="h11",
+        http=protocol_class(limits, guard),
         ws="none",
         loop="asyncio",
         proxy_headers=False,
         timeout_graceful_shutdown=GRACE_SECONDS,
+        timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type]  # float is fine
+        h11_max_incomplete_event_size=limits.max_header_kib * 1024,
+        backlog=burst,  # asyncio accepts this many per round: sockets the guard has not seen
     )
     server = _make_server(config, on_signal)
     asyncio.run(server.serve(sockets=[sock for sock, _ in bound]))

@@ -21,17 +21,25 @@ def test_identity_only_from_trusted_callers() -> None:
     headers = {"x-greentic-user": "u1", "x-greentic-messaging-endpoint-id": "ep-1"}
     body = {"session": "s1", "user": "ignored"}
     assert ingress.caller(headers, body, trusted=True) == ingress.Caller("u1", "s1", "ep-1")
-    assert ingress.caller(headers, body, trusted=False) == ingress.Caller()
+    assert ingress.caller(headers, body, trusted=False) == ingress.Caller(ephemeral=True)
     bad_ep = {"x-greentic-messaging-endpoint-id": "no spaces allowed"}
     assert ingress.caller(bad_ep, {"user": "u2"}, trusted=True) == ingress.Caller("u2")
 
 
 def test_sessioned_rules() -> None:
     msg, custom = ingress.activity({"text": "hi"}), ingress.activity({})
-    assert ingress.session_id(custom, ingress.Caller(), ROUTE) is None
-    assert ingress.session_id(custom, ingress.Caller(session="s"), ROUTE) == "s"
-    assert ingress.session_id(msg, ingress.Caller(), ROUTE) == "acme:http:default:default:anonymous"
-    assert ingress.session_id(msg, ingress.Caller(user="u"), ROUTE).endswith(":u")  # type: ignore[union-attr]
+
+    def session(act: ingress.Activity, who: ingress.Caller, request: str = "r1") -> str | None:
+        return ingress.session_id(act, who, ROUTE, request_id=request)
+
+    assert session(custom, ingress.Caller()) is None
+    assert session(custom, ingress.Caller(session="s")) == "s"
+    assert session(msg, ingress.Caller()) == "acme:http:default:default:anonymous"
+    assert session(msg, ingress.Caller(user="u")) == "acme:http:default:default:u"
+    # an ephemeral (untrusted) caller: a session of its own per request, never a shared one
+    assert session(msg, ingress.EPHEMERAL, "r1") == "acme:http:anonymous:r1"
+    assert session(msg, ingress.EPHEMERAL, "r2") == "acme:http:anonymous:r2"
+    assert session(custom, ingress.EPHEMERAL) is None
 
 
 def test_pin_key_needs_an_explicit_identity() -> None:
@@ -82,7 +90,7 @@ def test_invoke_parse_and_errors() -> None:
     assert (req.tenant_id, req.user_id, req.session_id) == ("acme", "u", "s")
     for body, reason in [
         (b"", "expected a JSON object"),
-        (b"{", "not JSON"),
+        (b"{", "request body must be JSON"),
         (b"{}", "missing field `tenant`"),
         (b'{"tenant":"acme"}', "invalid type for `tenant`"),
         (b'{"tenant":{},"session_id":3}', "invalid type for `session_id`"),

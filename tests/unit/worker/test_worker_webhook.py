@@ -202,7 +202,7 @@ def test_console_trust_needs_a_loopback_host_and_no_foreign_origin() -> None:
 def test_too_deep_json_on_the_generic_ingress_is_400() -> None:
     app = WorkerApp(runtime_for(), Listener(Address("0.0.0.0", 8080), False))
     r = call(app, "POST", "/", content=b"[" * 100_000, client=REMOTE)
-    assert (r.status_code, r.text) == (400, "request body must be JSON")
+    assert (r.status_code, r.text) == (400, "request body JSON is nested deeper than 64 levels")
 
 
 def test_too_deep_json_on_workers_invoke_is_400() -> None:
@@ -215,4 +215,6 @@ def test_too_deep_json_on_workers_invoke_is_400() -> None:
         headers={"content-type": "application/json"},
     )
     assert r.status_code == 400
-    assert r.text == "invalid HostWorkerRequest body: not JSON (nested too deeply)"
+    assert r.text == (
+        "invalid HostWorkerRequest body: request body JSON is nested deeper than 64 levels"
+    )
