@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from greentic.errors import SpecError
+from greentic.store.files import open_regular
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
@@ -86,10 +87,16 @@ def _type_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def shown_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as stored, with a NUL shown as `\\0` (zipfile's `filename` is cut at
+    the first NUL, so `a.json\\0.sh` would pass for `a.json`)."""
+    return info.orig_filename.replace("\x00", "\\0")
+
+
 def _entry_problem(info: zipfile.ZipInfo, seen: set[str]) -> str | None:
     """What is wrong with one entry on its own (name, type, encryption, method, duplicate)."""
     name = info.filename
-    problem = name_problem(name) or _type_problem(info)
+    problem = name_problem(info.orig_filename) or name_problem(name) or _type_problem(info)
     if problem is None and info.flag_bits & 0x1:
         problem = "is encrypted"
     if problem is None and info.compress_type not in ALLOWED_COMPRESSION:
@@ -129,7 +136,7 @@ def check_members(infos: list[zipfile.ZipInfo], limits: Limits = DEFAULT_LIMITS)
             total += info.file_size
             problem = _size_problem(info, total, limits)
         if problem is not None:
-            problems.append(f"entry `{name}` {problem}")
+            problems.append(f"entry `{shown_name(info)}` {problem}")
             continue
         seen.add(name)
         clean = name.removesuffix("/")
@@ -181,11 +188,13 @@ def write_zip(dest: BinaryIO, entries: Iterable[Entry]) -> None:
                 raise ValueError(f"entry `{entry.name}` {problem or 'is a directory'}")
             if entry.data is not None:
                 zf.writestr(_zipinfo(entry.name, len(entry.data)), entry.data)
-            elif entry.source is not None:
-                info = _zipinfo(entry.name, entry.source.stat().st_size)
-                with open(entry.source, "rb") as src, zf.open(info, "w") as out:
-                    while chunk := src.read(CHUNK):
-                        out.write(chunk)
+            elif entry.source is not None:  # never through a symlink swapped in since listing
+                fd = open_regular(entry.source, what="bundle asset", error=SpecError)
+                with os.fdopen(fd, "rb") as src:
+                    info = _zipinfo(entry.name, os.fstat(src.fileno()).st_size)
+                    with zf.open(info, "w") as out:
+                        while chunk := src.read(CHUNK):
+                            out.write(chunk)
             else:
                 raise ValueError(f"entry `{entry.name}` has neither data nor source")
 

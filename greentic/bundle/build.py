@@ -35,7 +35,7 @@ from greentic.bundle.manifest import (
 )
 from greentic.bundle.pack_config import parse_input
 from greentic.bundle.reader import read_pack
-from greentic.bundle.source import PackSource, load_bundle_dir, load_pack_dir
+from greentic.bundle.source import PackSource, load_bundle_dir, load_pack_dir, read_source
 from greentic.errors import IoError, SpecError
 
 
@@ -157,10 +157,7 @@ def build_bundle_dir(root: Path, out: Path, *, sign_key: Ed25519PrivateKey | Non
     src = load_bundle_dir(root)
     packs = {p.pack_id: build_pack(p, sign_key=sign_key) for p in src.packs}
     for pid, path in src.prebuilt.items():
-        try:
-            packs[pid] = path.read_bytes()
-        except OSError as exc:
-            raise IoError(f"cannot read {path}: {exc.strerror or exc}") from None
+        packs[pid] = read_source(path)
     entries = bundle_entries(
         bundle_id=src.bundle_id,
         bundle_name=src.bundle_name,

@@ -8,7 +8,8 @@
     DIR/assets/**                          optional bundle-level assets, copied as-is
 
 Full description in docs/bundle-format.md. Loading is the only I/O here; it returns plain
-data for the pure builder.
+data for the pure builder. Below DIR nothing is a symlink and every file read is a regular
+file (no FIFO, no device): a link would embed whatever it points at in the artifact.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from greentic.bundle.flows import check_flow
 from greentic.bundle.manifest import FlowEntry, check_id
 from greentic.errors import IoError, NotFound, SpecError
 from greentic.flow import compiler
+from greentic.store.files import read_regular
 
 BUNDLE_KEYS = frozenset({"bundle_id", "bundle_name", "description", "locale", "tenant", "team"})
 PACK_KEYS = frozenset({"pack_id", "version", "description", "components"})
@@ -52,9 +54,20 @@ class BundleSource:
     assets: list[tuple[str, Path]] = field(default_factory=list)
 
 
-def _read(path: Path) -> bytes:
+LINK_FIX = "replace the symlink with a copy of the file or directory it points at"
+
+
+def no_link(path: Path) -> Path:
+    """`path`, or a SpecError when it is a symlink (a bundle source never follows one)."""
+    if path.is_symlink():
+        raise SpecError(f"{path}: symlinks are not allowed in bundle sources", hint=LINK_FIX)
+    return path
+
+
+def read_source(path: Path) -> bytes:
+    """A source file's bytes: a regular file, not a symlink (refusals name the path)."""
     try:
-        return path.read_bytes()
+        return read_regular(no_link(path), what="bundle source file", error=SpecError)
     except FileNotFoundError:
         raise NotFound(f"{path} does not exist") from None
     except OSError as exc:
@@ -63,7 +76,7 @@ def _read(path: Path) -> bytes:
 
 def _yaml_mapping(path: Path, allowed: frozenset[str]) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(_read(path))
+        doc = yaml.safe_load(read_source(path))
     except yaml.YAMLError:
         raise SpecError(f"{path}: not valid YAML") from None
     if not isinstance(doc, dict):
@@ -96,7 +109,7 @@ def _required_id(doc: dict[str, Any], key: str, path: Path) -> str:
 
 def load_pack_dir(pack_dir: Path) -> PackSource:
     """Read `pack_dir/pack.yaml` and `pack_dir/flows/*.ygtc`, validating every flow."""
-    if not pack_dir.is_dir():
+    if not no_link(pack_dir).is_dir():
         raise NotFound(f"pack source directory {pack_dir} does not exist")
     meta_path = pack_dir / "pack.yaml"
     meta = _yaml_mapping(meta_path, PACK_KEYS)
@@ -108,16 +121,16 @@ def load_pack_dir(pack_dir: Path) -> PackSource:
     components = meta.get("components", [])
     if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
         raise SpecError(f"{meta_path}: `components` must be a list of mappings")
-    flow_files = sorted((pack_dir / "flows").glob("*.ygtc"))
+    flow_files = sorted(no_link(pack_dir / "flows").glob("*.ygtc"))
     if not flow_files:
         raise SpecError(f"pack `{pack_id}` has no flows; add {pack_dir}/flows/<id>.ygtc")
     flows: dict[str, str] = {}
     entries: list[FlowEntry] = []
     for f in flow_files:
-        if f.is_symlink() or not f.is_file():
+        if not no_link(f).is_file():
             raise SpecError(f"{f}: flows must be regular files")
         try:
-            text = _read(f).decode("utf-8")
+            text = read_source(f).decode("utf-8")
         except UnicodeDecodeError:
             raise SpecError(f"{f}: not UTF-8 text") from None
         entries.append(check_flow(text, flow_id=f.stem, what=str(f)))
@@ -133,14 +146,12 @@ def load_pack_dir(pack_dir: Path) -> PackSource:
 
 
 def _assets(root: Path) -> list[tuple[str, Path]]:
-    base = root / "assets"
+    base = no_link(root / "assets")
     if not base.is_dir():
         return []
     out: list[tuple[str, Path]] = []
     for p in sorted(base.rglob("*")):
-        if p.is_symlink():
-            raise SpecError(f"{p}: symlinks are not allowed in bundle sources")
-        if p.is_file():
+        if no_link(p).is_file():
             out.append((p.relative_to(root).as_posix(), p))
     return out
 
@@ -150,16 +161,13 @@ def load_bundle_dir(root: Path) -> BundleSource:
     if not root.is_dir():
         raise NotFound(f"bundle source directory {root} does not exist")
     meta_path = root / "bundle.yaml"
-    raw = _read(meta_path)
+    raw = read_source(meta_path)
     meta = _yaml_mapping(meta_path, BUNDLE_KEYS)
     bundle_id = _required_id(meta, "bundle_id", meta_path)
-    packs_dir = root / "packs"
-    packs = (
-        [load_pack_dir(d) for d in sorted(packs_dir.iterdir()) if d.is_dir()]
-        if packs_dir.is_dir()
-        else []
-    )
-    prebuilt = {p.stem: p for p in sorted(packs_dir.glob("*.gtpack"))} if packs_dir.is_dir() else {}
+    packs_dir = no_link(root / "packs")
+    entries = sorted(no_link(d) for d in packs_dir.iterdir()) if packs_dir.is_dir() else []
+    packs = [load_pack_dir(d) for d in entries if d.is_dir()]
+    prebuilt = {p.stem: p for p in entries if p.suffix == ".gtpack" and p.is_file()}
     both = sorted({p.pack_id for p in packs} & prebuilt.keys())
     if both:
         raise SpecError(
@@ -167,9 +175,9 @@ def load_bundle_dir(root: Path) -> BundleSource:
         )
     if not packs and not prebuilt:
         raise SpecError(f"bundle `{bundle_id}` has no packs; add {packs_dir}/<pack_id>/pack.yaml")
-    configs_dir = root / "state" / "pack-configs"
+    configs_dir = no_link(no_link(root / "state") / "pack-configs")
     configs = (
-        {p.stem: _read(p) for p in sorted(configs_dir.glob("*.json"))}
+        {p.stem: read_source(p) for p in sorted(configs_dir.glob("*.json"))}
         if configs_dir.is_dir()
         else {}
     )

@@ -1,9 +1,12 @@
 """`env-packs add`: bind a pack to an env slot; its answers are staged inside the env.
 
 The answers file named by `answers_ref` (relative to the payload's base dir: the answers
-file's dir or the cwd; an env-relative path also works) is copied to
-`env-packs/<slot>/answers.json` and the binding records that env-relative path. Re-adding
-the same binding is a no-op; a changed one bumps `generation`. `env apply` calls `bind`.
+file's dir or the cwd; an env-relative path also works) is read (bounded: see answers_file),
+checked against the pack's schema where there is one (the k8s deployer's), and only then
+copied to `env-packs/<slot>/answers.json` (0600); the binding records that env-relative path.
+A path named inside a payload file must stay in that file's directory (or the env dir) unless
+`allow_outside`. Re-adding the same binding is a no-op; a changed one bumps `generation`.
+`env apply` calls `bind_staged`.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from typing import Any
 
 from pydantic import field_validator
 
-from greentic.deployer.answers_file import load_mapping
+from greentic.deployer.answers_file import confine, load_mapping
 from greentic.deployer.common import EnvPayload
+from greentic.errors import StoreError
 from greentic.spec.environment import SLOTS, EnvPackBinding
 from greentic.store import atomic
 from greentic.store.envstore import Store
+from greentic.store.files import read_regular
 
 KIND_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+@[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
 N_PER_ENV = ("messaging", "extension")
@@ -73,15 +78,24 @@ def read_answers(path: Path) -> bytes:
     return atomic.pretty_json(load_mapping(path, what="pack answers file"))
 
 
-def resolve_answers(ref: str, *, base_dir: Path, env_dir: Path) -> Path:
-    """Where `answers_ref` points: absolute, env-relative if it exists, else base-relative."""
+def resolve_answers(
+    ref: str, *, base_dir: Path, env_dir: Path, allow_outside: bool = False
+) -> Path:
+    """Where `answers_ref` points: env-relative if such a file exists inside the env dir, else
+    base-relative (or absolute), confined to `base_dir` or the env dir unless `allow_outside`."""
     given = Path(ref)
-    if given.is_absolute():
-        return given
     inside = env_dir / given
-    if inside.is_file():
+    env_relative = not given.is_absolute() and inside.is_file()
+    if env_relative and inside.resolve().is_relative_to(env_dir.resolve()):
         return inside
-    return base_dir / given
+    return confine(
+        ref,
+        base=base_dir,
+        also=env_dir,
+        what="answers_ref",
+        verb="gtc op env-packs add",
+        allow_outside=allow_outside,
+    )
 
 
 def binding_changes(
@@ -111,9 +125,9 @@ def bind_staged(
     with store.mutate(env_id, verb=verb, idempotency_key=idempotency_key) as env:
         old = env.pack(slot)
         try:
-            current = target.read_bytes() if staged is not None else None
-        except FileNotFoundError:
-            current = None
+            current = read_regular(target, what="staged answers") if staged is not None else None
+        except (FileNotFoundError, StoreError):
+            current = None  # absent, or a symlink/non-file that the atomic rename replaces
         new = EnvPackBinding(
             slot=slot,
             kind=kind,
@@ -125,7 +139,7 @@ def bind_staged(
         if changed and old is not None:
             new.generation = old.generation + 1
         if staged is not None and staged != current:
-            atomic.write_bytes(target, staged)
+            atomic.write_bytes(target, staged, under=paths.dir)
         if old is None:
             env.packs.append(new)
         elif changed:
@@ -157,13 +171,18 @@ def check_answers(kind: str, staged: bytes | None, *, what: str) -> None:
         raise InvalidAnswers(f"{exc.reason} (in {what})", hint=exc.hint) from None
 
 
-def bind(store: Store, p: EnvPackAddPayload, *, base_dir: Path) -> dict[str, Any]:
-    """`env-packs add`: read the answers file (if any) and upsert the binding."""
+def bind(
+    store: Store, p: EnvPackAddPayload, *, base_dir: Path, allow_outside: bool = False
+) -> dict[str, Any]:
+    """`env-packs add`: read the answers file (if any), check it, and upsert the binding."""
     store.load(p.environment_id)
     staged: bytes | None = None
     if p.answers_ref:
         env_dir = store.paths(p.environment_id).dir
-        staged = read_answers(resolve_answers(p.answers_ref, base_dir=base_dir, env_dir=env_dir))
+        path = resolve_answers(
+            p.answers_ref, base_dir=base_dir, env_dir=env_dir, allow_outside=allow_outside
+        )
+        staged = read_answers(path)
         check_answers(p.kind, staged, what=f"answers_ref `{p.answers_ref}`")
     return bind_staged(
         store,

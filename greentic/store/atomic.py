@@ -1,6 +1,9 @@
 """Failure-atomic file writes: temp file in the same dir → fsync → rename → fsync dir.
 
-Every store write goes through here so a reader never sees a half-written file.
+Every store write goes through here so a reader never sees a half-written file. Store files
+are private (0600, directories 0700): they hold answers, bindings and audit trails. The
+rename replaces a symlink at the target rather than writing through it; `under` (the env dir)
+also refuses a symlinked directory on the way down.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from greentic.store.files import private_dirs
+
+PRIVATE_FILE = 0o600
+
 
 def fsync_dir(path: Path) -> None:
     """Persist a rename/unlink in `path` (a directory entry change needs the dir fsynced)."""
@@ -22,11 +29,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
-    """Atomically replace `path` with `data` (creating parent dirs). `durable=False` skips the
-    fsyncs: still all-or-nothing for readers, but may be lost in a power cut — for runtime
-    state such as pid files, which a reboot makes stale anyway."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int = PRIVATE_FILE,
+    durable: bool = True,
+    under: Path | None = None,
+) -> None:
+    """Atomically replace `path` with `data` (creating private parent dirs, no symlinked one
+    below `under`). `durable=False` skips the fsyncs: still all-or-nothing for readers, but may
+    be lost in a power cut — for runtime state such as pid files, which a reboot makes stale."""
+    private_dirs(path.parent, under=under)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -49,9 +63,16 @@ def pretty_json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def write_json(path: Path, doc: Any, *, mode: int = 0o644, durable: bool = True) -> None:
+def write_json(
+    path: Path,
+    doc: Any,
+    *,
+    mode: int = PRIVATE_FILE,
+    durable: bool = True,
+    under: Path | None = None,
+) -> None:
     """Atomically write `doc` as pretty JSON."""
-    write_bytes(path, pretty_json(doc), mode=mode, durable=durable)
+    write_bytes(path, pretty_json(doc), mode=mode, durable=durable, under=under)
 
 
 def remove(path: Path) -> bool:

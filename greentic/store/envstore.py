@@ -2,7 +2,8 @@
 
 `Store.mutate(env_id, verb=…)` holds the env lock, loads environment.json, yields the model,
 validates it, writes it atomically, re-projects runtime-config.json (deleted when nothing is
-routed) and appends an audit line. The worker and the renderer only read.
+routed) and appends an audit line. The worker and the renderer only read. Store files are
+read and appended without following symlinks (`files.read_regular`, O_NOFOLLOW).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from greentic.spec.base import now_rfc3339
 from greentic.spec.environment import Environment
 from greentic.spec.runtime_config import RuntimeConfig
 from greentic.store import atomic, ids
+from greentic.store.files import open_regular, private_dirs, read_regular
 from greentic.store.layout import EnvPaths, default_root, env_paths
 from greentic.store.lock import env_lock
 
@@ -46,9 +48,9 @@ def repair_hint(path: Path) -> str:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; a bad file becomes a StoreError naming it."""
+    """Parse a JSON store file (no symlink, regular file); a bad file is a StoreError naming it."""
     try:
-        return json.loads(path.read_bytes())
+        return json.loads(read_regular(path, what="store file"))
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -135,7 +137,7 @@ class Store:
             env.check()
         except ValueError as exc:
             raise SpecError(str(exc)) from None
-        atomic.write_json(p.environment, env.to_json_dict())
+        atomic.write_json(p.environment, env.to_json_dict(), under=p.dir)
         self.write_runtime_config(env)
 
     def write_runtime_config(self, env: Environment) -> None:
@@ -147,11 +149,11 @@ class Store:
             return
         data = atomic.pretty_json(rc.to_json_dict())
         try:
-            if p.runtime_config.read_bytes() == data:
+            if read_regular(p.runtime_config, what="store file") == data:
                 return
-        except FileNotFoundError:
-            pass
-        atomic.write_bytes(p.runtime_config, data)
+        except (FileNotFoundError, StoreError):
+            pass  # absent, or a symlink/non-file: the atomic rename replaces it
+        atomic.write_bytes(p.runtime_config, data, under=p.dir)
 
     @contextmanager
     def locked(self, env_id: str) -> Iterator[EnvPaths]:
@@ -194,7 +196,7 @@ class Store:
     def audit(self, env_id: str, *, verb: str, idempotency_key: str | None = None) -> None:
         """Append one audit line (caller holds the lock): who, verb, idempotency key, time."""
         p = self.paths(env_id)
-        p.audit.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(p.audit.parent, under=p.dir)
         event = {
             "event_id": ids.new_ulid(),
             "at": now_rfc3339(),
@@ -203,7 +205,9 @@ class Store:
             "env_id": env_id,
             "idempotency_key": idempotency_key,
         }
-        with open(p.audit, "a", encoding="utf-8") as fh:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        fd = open_regular(p.audit, what="audit log", flags=flags)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(event, separators=(",", ":")) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -1,8 +1,9 @@
 """The operator's Ed25519 signing key: PKCS#8 PEM, mode 0600, SPKI `.pub` beside it (0644).
 
-Path `$GTC_OPERATOR_KEY_PATH`, else `~/.greentic/operator/key.pem`. Loading refuses a key
-that is group/world-readable or a symlink, and a `.pub` that does not match. `key_id` is the
-lowercase hex of the first 16 bytes of SHA-256 over the raw 32-byte public key.
+Path `$GTC_OPERATOR_KEY_PATH`, else `~/.greentic/operator/key.pem`; directories created for it
+are 0700. Loading refuses a key that is group/world-readable or a symlink, and a `.pub` that
+does not match. `key_id` is the lowercase hex of the first 16 bytes of SHA-256 over the raw
+32-byte public key.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from greentic.errors import TrustRootError
 from greentic.store import atomic
+from greentic.store.files import private_dirs
 
 ENV_VAR = "GTC_OPERATOR_KEY_PATH"
 
@@ -89,7 +91,7 @@ def _create(path: Path) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dirs(path.parent)
     atomic.write_bytes(path, pem, mode=0o600)
     atomic.write_bytes(Path(f"{path}.pub"), public_pem(key.public_key()).encode(), mode=0o644)
     return key
@@ -104,9 +106,10 @@ def operator_key(create: bool) -> Ed25519PrivateKey:
                 f"operator key: no key at {path}",
                 hint="run `gtc op trust-root bootstrap <env-id>` to create it",
             )
-        from greentic.store.lock import env_lock
+        from greentic.store.lock import dir_lock
 
-        with env_lock(path.parent):  # two first-time bootstraps must not mint two keys
+        # two first-time bootstraps must not mint two keys; the dir is created 0700
+        with dir_lock(path.parent):
             if not path.exists():
                 return _create(path)
     return _load(path)

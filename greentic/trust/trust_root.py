@@ -15,13 +15,14 @@ from pydantic import ValidationError
 from greentic.errors import TrustRootError
 from greentic.spec.trust_root import TrustKey, TrustRoot
 from greentic.store import atomic
+from greentic.store.files import read_regular
 from greentic.trust.operator_key import key_id_for, public_pem
 
 
 def load(path: Path) -> TrustRoot:
     """The trust root at `path`; a missing file is an empty one (which trusts nothing)."""
     try:
-        doc = json.loads(path.read_bytes())
+        doc = json.loads(read_regular(path, what="trust root", error=TrustRootError))
     except FileNotFoundError:
         return TrustRoot()
     except (OSError, ValueError) as exc:

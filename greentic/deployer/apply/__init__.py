@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from greentic.deployer.apply import execute, load, plan, resolve
-from greentic.errors import Conflict, NotYetImplemented
+from greentic.errors import Conflict, NotYetImplemented, StoreError
 from greentic.store.envstore import Store
+from greentic.store.files import read_regular
 
 Mode = Literal["apply", "dry-run", "check"]
 DEV_STORE = "greentic.secrets.dev-store"
@@ -28,9 +29,9 @@ def _staged(store: Store, r: resolve.Resolved) -> dict[str, bytes | None]:
     paths = store.paths(r.env_id)
     for rp in r.packs:
         try:
-            out[rp.slot] = paths.pack_answers(rp.slot).read_bytes()
-        except FileNotFoundError:
-            out[rp.slot] = None
+            out[rp.slot] = read_regular(paths.pack_answers(rp.slot), what="staged answers")
+        except (FileNotFoundError, StoreError):
+            out[rp.slot] = None  # absent or not a regular file: re-staged by the plan
     return out
 
 
@@ -91,8 +92,10 @@ def apply(
     prompt: resolve.Prompt | None = None,
     confirm: Callable[[str], bool] | None = None,
     progress: Callable[[str], None] = lambda _line: None,
+    allow_outside: bool = False,
 ) -> dict[str, Any]:
-    """Apply the manifest at `manifest_path` to the store; returns the report."""
+    """Apply the manifest at `manifest_path` to the store; returns the report. Files the
+    manifest names must lie in its directory unless `allow_outside`."""
     manifest = load.load_manifest(manifest_path)
     ask = prompt or (lambda _text: "")
     r = resolve.resolve(
@@ -102,6 +105,7 @@ def apply(
         interactive=interactive and mode == "apply",
         prompt=ask,
         require_all=mode == "apply",
+        allow_outside=allow_outside,
     )
     the_plan = plan.diff(
         r,

@@ -1,6 +1,7 @@
 """Resolve a manifest against the file system, the environment and the operator's shell.
 
-Answers files and bundle paths resolve relative to the manifest's directory; inline answers
+Answers files and bundle paths resolve relative to the manifest's directory and must stay
+inside it unless `allow_outside` (`env apply --allow-outside`); inline answers
 become canonical JSON bytes; local bundles are hashed (a declared digest must match);
 URI-only bundles are taken by uri + declared digest without fetching; secret values come
 from `$from_env` (or a hidden prompt on a TTY). Nothing here writes. Called by `env apply`.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from greentic.deployer import bundles, env_packs, revisions
-from greentic.deployer.answers_file import load_mapping
+from greentic.deployer.answers_file import confine, load_mapping
 from greentic.deployer.common import LOCAL, check_listen_addr, normalize_public_base_url
 from greentic.errors import GreenticError, InvalidArgument, NotFound
 from greentic.secrets import DevStore, secret_uri, validate_secret_path
@@ -109,14 +110,22 @@ def _env(store: Store, env_id: str, manifest_path: Path) -> Environment | None:
     )
 
 
-def _packs(m: EnvManifest, base: Path) -> list[ResolvedPack]:
+APPLY = "gtc op env apply"
+
+
+def _packs(m: EnvManifest, base: Path, allow_outside: bool) -> list[ResolvedPack]:
     out = []
     for p in m.packs:
         data: bytes | None = None
         source: str | None = None
         if p.answers_ref is not None:
-            path = Path(p.answers_ref)
-            path = path if path.is_absolute() else base / path
+            path = confine(
+                p.answers_ref,
+                base=base,
+                what=f"packs[] slot `{p.slot}`: answers_ref",
+                verb=APPLY,
+                allow_outside=allow_outside,
+            )
             data = atomic.pretty_json(load_mapping(path, what=f"answers of slot `{p.slot}`"))
             source = str(path)
         elif p.answers is not None:
@@ -127,7 +136,7 @@ def _packs(m: EnvManifest, base: Path) -> list[ResolvedPack]:
     return out
 
 
-def _bundles(m: EnvManifest, env_id: str, base: Path) -> list[ResolvedBundle]:
+def _bundles(m: EnvManifest, env_id: str, base: Path, allow_outside: bool) -> list[ResolvedBundle]:
     out = []
     for b in m.bundles:
         customer = bundles.resolve_customer_id(env_id, b.customer_id)
@@ -147,7 +156,15 @@ def _bundles(m: EnvManifest, env_id: str, base: Path) -> list[ResolvedBundle]:
                 "uri + digest and never fetches)",
                 hint="pin it: bundle_digest: sha256:<hex of the artifact>",
             )
-        pinned = revisions.pin(b.bundle_path, b.bundle_source_uri, b.bundle_digest, base_dir=base)
+        local = None
+        if b.bundle_path:
+            where = f"bundle `{b.bundle_id}`: bundle_path"
+            local = str(
+                confine(
+                    b.bundle_path, base=base, what=where, verb=APPLY, allow_outside=allow_outside
+                )
+            )
+        pinned = revisions.pin(local, b.bundle_source_uri, b.bundle_digest, base_dir=base)
         out.append(
             ResolvedBundle(
                 bundle_id=b.bundle_id,
@@ -246,6 +263,7 @@ def resolve(
     interactive: bool,
     prompt: Prompt,
     require_all: bool = True,
+    allow_outside: bool = False,
 ) -> Resolved:
     """Read every input the manifest names; missing inputs fail together, by name (or, for
     a dry run / check, are listed in `missing`)."""
@@ -271,8 +289,8 @@ def resolve(
         gui_enabled=e.gui_enabled,
         trust_root=m.trust_root == "bootstrap",
     )
-    resolved.packs = _packs(m, base)
-    resolved.bundles = _bundles(m, env_id, base)
+    resolved.packs = _packs(m, base, allow_outside)
+    resolved.bundles = _bundles(m, env_id, base, allow_outside)
     resolved.warnings.extend(_link_warnings(m, current))
     resolved.secrets, missing = _secrets(m, env_id, devstore, interactive, prompt, require_all)
     resolved.missing = missing

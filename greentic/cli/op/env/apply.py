@@ -3,6 +3,7 @@
 The plan and progress go to stderr; the report is the envelope's result. On a terminal an
 unset secret is prompted for (hidden) and the plan is confirmed unless --yes; without a
 terminal nothing is ever prompted — apply proceeds, and a missing secret is an error.
+Files the manifest names stay inside its directory unless --allow-outside.
 """
 
 from __future__ import annotations
@@ -29,9 +30,19 @@ def _tty() -> bool:
 @click.option("--check", is_flag=True, help="Fail (conflict) when changes are pending.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--non-interactive", is_flag=True, help="Never prompt (as without a terminal).")
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Let answers_ref/bundle_path point outside the manifest's directory.",
+)
 @click.pass_obj
 def command(
-    obj: OpContext, dry_run: bool, check: bool, yes: bool, non_interactive: bool
+    obj: OpContext,
+    dry_run: bool,
+    check: bool,
+    yes: bool,
+    non_interactive: bool,
+    allow_outside: bool,
 ) -> dict[str, Any]:
     """Apply the env-manifest given with `op --answers FILE`."""
     from greentic.deployer import apply
@@ -61,4 +72,5 @@ def command(
         ),
         confirm=lambda text: click.confirm(text, default=False, err=True),
         progress=lambda line: click.echo(line, err=True),
+        allow_outside=allow_outside,
     )

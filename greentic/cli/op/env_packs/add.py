@@ -1,4 +1,8 @@
-"""`op env-packs add slot=… kind=… pack_ref=… [answers_ref=…]`: bind (or rebind) a slot."""
+"""`op env-packs add slot=… kind=… pack_ref=… [answers_ref=…] [--allow-outside]`: bind a slot.
+
+An `answers_ref` named inside an `--answers` payload file must stay in that file's directory
+unless `--allow-outside`; one typed on the command line is the operator's own choice.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,15 @@ from greentic.cli.op.payload import base_dir, no_positionals, payload_of, schema
 @click.option("--kind", default=None, help="<path>@<semver>")
 @click.option("--pack-ref", default=None)
 @click.option("--answers-ref", default=None, help="Answers file, staged into the env.")
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Let an --answers payload's answers_ref point outside the payload file's directory.",
+)
 @click.pass_obj
-def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str, Any]:
+def command(
+    obj: OpContext, /, args: tuple[str, ...], allow_outside: bool, **flags: Any
+) -> dict[str, Any]:
     """Bind a pack to a slot; its answers are copied to env-packs/<slot>/answers.json."""
     from greentic.deployer import env_packs
 
@@ -28,4 +39,7 @@ def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str,
     positional, inline = split_args(args)
     no_positionals("env-packs add", positional)
     p = payload_of(obj, env_packs.EnvPackAddPayload, inline, flags)
-    return env_packs.bind(obj.store(), p, base_dir=base_dir(obj) or Path.cwd())
+    typed = obj.answers is None  # a path on the command line, not named by a document
+    return env_packs.bind(
+        obj.store(), p, base_dir=base_dir(obj) or Path.cwd(), allow_outside=allow_outside or typed
+    )
