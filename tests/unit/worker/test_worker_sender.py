@@ -67,6 +67,7 @@ def test_replies_reuse_one_connection(bot_api: str) -> None:
             sender.send("secret://local/t/_/messaging-telegram/telegram_bot_token", n, ["hi"])
             assert _BotApi.done.acquire(timeout=10)
     finally:
+        sender.pool.shutdown(wait=True)  # the last reply is read before the client closes
         sender.close()
     assert [method for method, _ in _BotApi.calls] == ["sendMessage"] * 6
     # one pooled client: at most one keep-alive connection per sending thread (2), where a
@@ -90,5 +91,6 @@ def test_replies_beyond_the_bound_are_dropped_with_a_warning(
     finally:
         gate.set()
         assert _BotApi.done.acquire(timeout=10)
+        sender.pool.shutdown(wait=True)  # the last reply is read before the client closes
         sender.close()
     assert warnings == ["dropping a Telegram reply to chat 2: too many replies pending"]
