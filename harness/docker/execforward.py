@@ -21,10 +21,30 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness.docker.engine import LOOPBACK
-from harness.docker.forward import _pump, _reset
 
+CHUNK = 64 * 1024
 HEADER = struct.Struct(">BxxxL")  # the engine's multiplexed stream frame: stream id, size
 STDOUT = 1
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0): the client sees `connection reset`, not a clean EOF."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    """Copy `src` to `dst` until EOF, then half-close `dst`."""
+    try:
+        while data := src.recv(CHUNK):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
 
 
 def _raw(hijacked: Any) -> socket.socket:
