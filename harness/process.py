@@ -16,12 +16,34 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from harness import waits
 from harness.errors import HarnessError
 
 RUN_ID_ENV = "GTC_HARNESS_RUN_ID"
 STOP_GRACE_S = 5.0
+
+
+def stop_gracefully(
+    popen: subprocess.Popen[Any], grace_s: float = STOP_GRACE_S, *, reap_s: float | None = None
+) -> int:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL and reap (within `reap_s`, None: no limit).
+
+    The exit code; a process that already exited is only polled. One stop for every child the
+    harness (and the bench) spawns, so none of them is left running or a zombie.
+    """
+    code = popen.poll()
+    if code is not None:
+        return code
+    with contextlib.suppress(ProcessLookupError):
+        popen.terminate()
+    try:
+        return popen.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            popen.kill()
+        return popen.wait(timeout=reap_s)
 
 
 class StartFailed(HarnessError):
@@ -95,14 +117,7 @@ class ManagedProcess:
         if self._popen is None:
             return None
         if self.exit_code() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._popen.send_signal(signal.SIGTERM)
-            try:
-                self._code = self._popen.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    self._popen.kill()
-                self._code = self._popen.wait()
+            self._code = stop_gracefully(self._popen, grace_s)
         return self._code
 
     def __enter__(self) -> ManagedProcess:

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from harness.process import stop_gracefully
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "bundles"
 BIN = Path(sys.executable).parent
@@ -211,13 +213,7 @@ class Worker:
 
     def stop(self) -> None:
         """SIGTERM (the worker stops its tunnel itself), SIGKILL if it lingers."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_gracefully(self.proc, STOP_WAIT_S)
         self._err.close()
 
     def __enter__(self) -> Worker:

@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 
 from harness.kube.commands import KindError, Runner
 from harness.kube.kubectl import pods_cmd, port_forward_cmd, ready_pods
+from harness.process import stop_gracefully
 
 T = TypeVar("T")
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
@@ -114,13 +115,7 @@ class PopenProcess:
         return line
 
     def terminate(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
+        stop_gracefully(self._proc, 5, reap_s=5)
 
     def output(self) -> str:
         return "".join(self._seen)[-2000:]

@@ -22,6 +22,8 @@ from types import TracebackType
 
 import httpx
 
+from harness.process import stop_gracefully
+
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bundles"
 
@@ -110,13 +112,8 @@ class LocalRegistry:
         return False
 
     def _stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_gracefully(self.proc, 5)
         self.proc = None
 
     def __exit__(

@@ -1,14 +1,23 @@
-"""ManagedProcess: file-backed logs, banner waits, fail-fast on exit, SIGTERM stop."""
+"""ManagedProcess: file-backed logs, banner waits, fail-fast exit, stop; stop_gracefully."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from harness import reap
-from harness.process import RUN_ID_ENV, ManagedProcess, StartFailed, pid_alive, stop_pid
+from harness.process import (
+    RUN_ID_ENV,
+    ManagedProcess,
+    StartFailed,
+    pid_alive,
+    stop_gracefully,
+    stop_pid,
+)
 from harness.waits import ProcessExited
 
 SERVER = """
@@ -79,3 +88,18 @@ def test_detached_processes_are_found_by_run_id_and_stopped_by_pid(tmp_path: Pat
         assert not pid_alive(proc.pid)
     finally:
         proc.stop()
+
+
+def test_stop_gracefully_terminates_escalates_and_leaves_an_exited_child_alone() -> None:
+    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert stop_gracefully(polite, 5) == -signal.SIGTERM
+    ignores_sigterm = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        "print('x', flush=True); time.sleep(60)"
+    )
+    stubborn = subprocess.Popen([sys.executable, "-c", ignores_sigterm], stdout=subprocess.PIPE)
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == b"x\n"
+    assert stop_gracefully(stubborn, 0.2, reap_s=5) == -signal.SIGKILL
+    done = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    done.wait()
+    assert stop_gracefully(done, 0) == 3
