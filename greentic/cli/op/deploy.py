@@ -10,14 +10,7 @@ from typing import Any
 import click
 
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import (
-    base_dir,
-    no_positionals,
-    payload_of,
-    route_options,
-    schema,
-    split_args,
-)
+from greentic.cli.op.payload import base_dir, keyword_payload, route_options, schema
 
 
 @click.command("deploy")
@@ -37,7 +30,5 @@ def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str,
 
     if obj.schema:
         return schema(deploy.DeployPayload)
-    positional, inline = split_args(args)
-    no_positionals("deploy", positional)
-    p = payload_of(obj, deploy.DeployPayload, inline, flags)
+    p = keyword_payload(obj, "deploy", deploy.DeployPayload, args, flags)
     return deploy.run(obj.store(), p, base_dir=base_dir(obj))

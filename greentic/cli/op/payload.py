@@ -208,6 +208,19 @@ def route_options(fn: F) -> F:
     return cast(F, command)
 
 
+def keyword_payload(
+    ctx_obj: OpContext,
+    verb: str,
+    model: type[M],
+    args: tuple[str, ...],
+    flags: Mapping[str, object],
+) -> M:
+    """The payload of a verb that takes only key=value pairs or flags (no positional words)."""
+    positional, inline = split_args(args)
+    no_positionals(verb, positional)
+    return payload_of(ctx_obj, model, inline, flags)
+
+
 def no_positionals(verb: str, positional: list[str]) -> None:
     if positional:
         raise InvalidArgument(

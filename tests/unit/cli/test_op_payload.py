@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import collect, load_answers, parse_inline, validate
+from greentic.cli.op.payload import collect, keyword_payload, load_answers, parse_inline, validate
 from greentic.deployer.bundles import BundleAddPayload
 from greentic.errors import AnswersParseError, InvalidArgument, IoError
 
@@ -81,3 +81,12 @@ def test_validate_maps_errors_by_source(tmp_path: Path) -> None:
     f = tmp_path / "a.json"
     with pytest.raises(AnswersParseError, match=r"a\.json: bundle_id: required"):
         validate(OpContext(answers=f), BundleAddPayload, {})
+
+
+def test_keyword_payload_refuses_positional_words_by_verb() -> None:
+    got = keyword_payload(OpContext(), "bundles add", BundleAddPayload, ("bundle_id=b",), {})
+    assert got.bundle_id == "b"
+    with pytest.raises(
+        InvalidArgument, match=r"^bundles add takes key=value pairs or flags, not `x y`"
+    ):
+        keyword_payload(OpContext(), "bundles add", BundleAddPayload, ("x", "bundle_id=b", "y"), {})

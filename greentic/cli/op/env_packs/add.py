@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import base_dir, no_positionals, payload_of, schema, split_args
+from greentic.cli.op.payload import base_dir, keyword_payload, schema
 
 
 @click.command("add")
@@ -36,9 +36,7 @@ def command(
 
     if obj.schema:
         return schema(env_packs.EnvPackAddPayload)
-    positional, inline = split_args(args)
-    no_positionals("env-packs add", positional)
-    p = payload_of(obj, env_packs.EnvPackAddPayload, inline, flags)
+    p = keyword_payload(obj, "env-packs add", env_packs.EnvPackAddPayload, args, flags)
     typed = obj.answers is None  # a path on the command line, not named by a document
     return env_packs.bind(
         obj.store(), p, base_dir=base_dir(obj) or Path.cwd(), allow_outside=allow_outside or typed

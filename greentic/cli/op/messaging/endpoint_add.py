@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import no_positionals, payload_of, schema, split_args
+from greentic.cli.op.payload import keyword_payload, schema
 
 
 @click.command("add")
@@ -27,6 +27,5 @@ def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str,
 
     if obj.schema:
         return schema(messaging.EndpointAddPayload)
-    positional, inline = split_args(args)
-    no_positionals("messaging endpoint add", positional)
-    return messaging.add(obj.store(), payload_of(obj, messaging.EndpointAddPayload, inline, flags))
+    p = keyword_payload(obj, "messaging endpoint add", messaging.EndpointAddPayload, args, flags)
+    return messaging.add(obj.store(), p)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import no_positionals, payload_of, schema, split_args
+from greentic.cli.op.payload import keyword_payload, schema
 
 
 @click.command("link-bundle")
@@ -24,7 +24,7 @@ def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str,
 
     if obj.schema:
         return schema(messaging.LinkBundlePayload)
-    positional, inline = split_args(args)
-    no_positionals("messaging endpoint link-bundle", positional)
-    p = payload_of(obj, messaging.LinkBundlePayload, inline, flags)
+    p = keyword_payload(
+        obj, "messaging endpoint link-bundle", messaging.LinkBundlePayload, args, flags
+    )
     return messaging.link_bundle(obj.store(), p)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from greentic.cli.op.context import OpContext
-from greentic.cli.op.payload import base_dir, no_positionals, payload_of, schema, split_args
+from greentic.cli.op.payload import base_dir, keyword_payload, schema
 
 
 @click.command("stage")
@@ -24,7 +24,5 @@ def command(obj: OpContext, /, args: tuple[str, ...], **flags: Any) -> dict[str,
 
     if obj.schema:
         return schema(revisions.RevisionStagePayload)
-    positional, inline = split_args(args)
-    no_positionals("revisions stage", positional)
-    p = payload_of(obj, revisions.RevisionStagePayload, inline, flags)
+    p = keyword_payload(obj, "revisions stage", revisions.RevisionStagePayload, args, flags)
     return revisions.stage(obj.store(), p, base_dir=base_dir(obj))
