@@ -11,6 +11,7 @@ from __future__ import annotations
 from harness.context import ScenarioContext, ScenarioResult
 from harness.tracks import Capability
 from scenarios import _common as common
+from scenarios import _pull as pull
 
 # a local process: demo host-pull leaves it serving by pid (the pod tracks run kind-pull)
 NEEDS = (Capability.LOCAL_PROCESS,)
@@ -24,46 +25,22 @@ SOURCES = {
     ),
 }
 
-ENV_ID = "local"
-BUNDLE_ID = "webchat-bot"
-FIXTURE = "webchat-bot.gtbundle"
-OCI_REPOSITORY = "greentic/webchat-bot:v1"
-BANNER = r"serving 1 revision\(s\) for env `local`"
-EXPECT_STATUS = {
-    "schema": "greentic.status.v1",
-    "env_id": ENV_ID,
-    "bundles_active": 1,
-    "deployments_routed": 1,
-    "revisions_active": 1,
-}
-REQUEST = {"text": "hi"}
-EXPECT_REPLY = "Hello from webchat-bot! You said: hi"  # fixtures/bundles/src/webchat-bot flow
 DEADLINE_S = 20.0
 
 
 def run(ctx: ScenarioContext) -> ScenarioResult:
     # -- prepare: publish the bundle, author the store as an operator would ----------------
-    bundle = common.fixture(ctx, FIXTURE)
-    cli = common.gtc(ctx)
-    published = common.publish_pullable(
-        ctx, cli, bundle, repository=OCI_REPOSITORY, sources=SOURCES
-    )
-    source_uri = published.source_uri
-    ctx.step(f"prepare: author env `{ENV_ID}` with gtc op (env create … traffic set)")
-    common.create_env(ctx, cli, ENV_ID)
-    authored = common.add_routed_bundle(
-        ctx, cli, env_id=ENV_ID, bundle_id=BUNDLE_ID, bundle_path=bundle, source_uri=source_uri
+    published, authored = pull.publish_and_author(
+        ctx, SOURCES, f"prepare: author env `{pull.ENV_ID}` with gtc op (env create … traffic set)"
     )
 
     # -- act: boot `greentic-start start --env local` from environment.json alone ---------
     ctx.step("act: boot the worker from environment.json alone (no runtime-config, no packs)")
-    worker = ctx.backend.start(ctx, ENV_ID, env=published.worker_env)
+    worker = ctx.backend.start(ctx, pull.ENV_ID, env=published.worker_env)
 
     # -- check: banner, /status, a real reply, and the bytes really came from the source --
-    common.expect_banner(ctx, worker, BANNER, DEADLINE_S)
-    common.expect_status(ctx, worker, EXPECT_STATUS)
-    common.expect_reply(ctx, worker, path="/", body=REQUEST, reply_text=EXPECT_REPLY)
-    common.expect_pulled(ctx, published)
+    common.expect_banner(ctx, worker, pull.BANNER, DEADLINE_S)
+    pull.expect_serving_pulled(ctx, worker, published)
 
     ctx.urls.update(
         {
@@ -73,5 +50,5 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
             "chat": f"{worker.base_url}/chat",
         }
     )
-    ctx.notes.append(f"revision {authored.revision_id} pulled from {source_uri}")
+    ctx.notes.append(f"revision {authored.revision_id} pulled from {published.source_uri}")
     return ctx.result()
