@@ -20,6 +20,7 @@ from harness.kube.kind import KindCluster
 from harness.kube.portforward import PortForwardError
 from harness.kube.track import Images, KindBackend
 from harness.kube.worker import KindWorker
+from tests.support.kubectl_fakes import FakeForward
 
 REV1, REV2 = "01JAAAAAAAAAAAAAAAAAAAAAA1", "01JAAAAAAAAAAAAAAAAAAAAAA2"
 IMAGES = Images(
@@ -56,43 +57,20 @@ def items(argv: tuple[str, ...], pods: Any) -> Any:
 
 
 @dataclass
-class Forward:
-    """A fake `kubectl port-forward` process: prints its line, or dies like kubectl does."""
-
-    lines: list[str]
-    said: str = ""
-    exit_code: int | None = None
-    terminated: bool = False
-
-    def poll(self) -> int | None:
-        return self.exit_code
-
-    def readline(self, timeout: float) -> str | None:
-        return self.lines.pop(0) if self.lines else None
-
-    def terminate(self) -> None:
-        self.terminated = True
-        self.exit_code = -15 if self.exit_code is None else self.exit_code
-
-    def output(self) -> str:
-        return self.said
-
-
-@dataclass
 class Forwarder:
-    """Spawns `Forward`s on local ports 40001, 40002, …; `refuse` makes kubectl exit at once."""
+    """Spawns `FakeForward`s on local ports 40001, 40002, …; `refuse` makes kubectl exit at once."""
 
     spawned: list[list[str]] = field(default_factory=list)
-    procs: list[Forward] = field(default_factory=list)
+    procs: list[FakeForward] = field(default_factory=list)
     refuse: str | None = None
 
-    def __call__(self, argv: Sequence[str]) -> Forward:
+    def __call__(self, argv: Sequence[str]) -> FakeForward:
         self.spawned.append(list(argv))
         if self.refuse is not None:
-            proc = Forward([], said=self.refuse, exit_code=1)
+            proc = FakeForward([], said=self.refuse, exit_code=1)
         else:
             port = 40001 + len(self.procs)
-            proc = Forward([f"Forwarding from 127.0.0.1:{port} -> 8080\n"])
+            proc = FakeForward([f"Forwarding from 127.0.0.1:{port} -> 8080\n"])
         self.procs.append(proc)
         return proc
 

@@ -16,9 +16,11 @@ from harness.kube import kubectl
 from harness.kube import portforward as pfm
 from harness.kube.commands import Completed
 from harness.kube.portforward import PodForward, PortForward, PortForwardError, Restart
+from tests.support.kubectl_fakes import FakeForward
 
 KUBECTL = ["kubectl", "--context", "kind-x"]
 NS, SEL = "gtc-local", "greentic.ai/revision=01JREV"
+NOT_RUNNING = "error: unable to forward port because pod is not running"
 
 
 def pod(
@@ -34,26 +36,6 @@ def pod(
 
 
 @dataclass
-class FakeProc:
-    lines: list[str]
-    exit_code: int | None = None
-    terminated: bool = False
-
-    def poll(self) -> int | None:
-        return self.exit_code
-
-    def readline(self, timeout: float) -> str | None:
-        return self.lines.pop(0) if self.lines else None
-
-    def terminate(self) -> None:
-        self.terminated = True
-        self.exit_code = self.exit_code if self.exit_code is not None else -15
-
-    def output(self) -> str:
-        return "error: unable to forward port because pod is not running"
-
-
-@dataclass
 class Kube:
     """The fake cluster: which pods exist, and what each new port-forward prints."""
 
@@ -62,7 +44,7 @@ class Kube:
         default_factory=lambda: [40001, 40002, 40003, 40004, 40005, 40006, 40007]
     )
     spawned: list[list[str]] = field(default_factory=list)
-    procs: list[FakeProc] = field(default_factory=list)
+    procs: list[FakeForward] = field(default_factory=list)
     silent: bool = False
 
     def run(
@@ -71,17 +53,18 @@ class Kube:
         assert list(argv) == kubectl.pods_cmd(KUBECTL, NS, SEL)
         return Completed(tuple(argv), 0, json.dumps({"items": self.pods}))
 
-    def spawn(self, argv: Sequence[str]) -> FakeProc:
+    def spawn(self, argv: Sequence[str]) -> FakeForward:
         self.spawned.append(list(argv))
         if self.silent:
-            proc = FakeProc([], exit_code=1)
+            proc = FakeForward([], said=NOT_RUNNING, exit_code=1)
         else:
             port = self.ports.pop(0)
-            proc = FakeProc(
+            proc = FakeForward(
                 [
                     f"Forwarding from 127.0.0.1:{port} -> 8080\n",
                     f"Forwarding from [::1]:{port} -> 8080\n",
-                ]
+                ],
+                said=NOT_RUNNING,
             )
         self.procs.append(proc)
         return proc
