@@ -66,12 +66,17 @@ class Capability(StrEnum):
     # (its edge reachable by the fake Telegram Bot API) and that Bot API at an address it can
     # reach. The host runs both locally; a pod track needs `PodFakeInternet` (harness.fakenet)
     FAKE_INTERNET = "fake-internet"
+    # a bundle source's Service can be deleted and applied again (`ServiceCut`), so its name
+    # stops resolving on the pod network: the docker track's network cut for a pod without
+    # egress, where NetworkPolicies are not enforced (scenarios/repro_crashloop_egress.py)
+    SERVICE_CUT = "service-cut"
 
 
 # every pod capability; FAKE_INTERNET only where the backend implements PodFakeInternet
 POD_CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {
     Capability.LOCAL_PROCESS,
     Capability.FAKE_INTERNET,
+    Capability.SERVICE_CUT,
 }
 HOST_CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.LOCAL_PROCESS, Capability.FAKE_INTERNET}

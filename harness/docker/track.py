@@ -152,7 +152,8 @@ class DockerBackend:
     track = "docker"
     # no local process; the tunnel's fake internet as pods (harness.docker.fakenet)
     capabilities: frozenset[tracks.Capability] = tracks.POD_CAPABILITIES | {
-        tracks.Capability.FAKE_INTERNET
+        tracks.Capability.FAKE_INTERNET,
+        tracks.Capability.SERVICE_CUT,
     }
 
     def __init__(self, *, env_id: str = ENV_ID) -> None:
@@ -165,6 +166,7 @@ class DockerBackend:
         self._cluster: DockerCluster | None = None
         self._images: images_mod.Images | None = None
         self._reconciles = 0
+        self._cut: dict[str, dict[str, Any]] = {}  # Services cut_service deleted, by name
 
     # -- plumbing ------------------------------------------------------------------------------
     def bind(self, ctx: ScenarioContext) -> None:
@@ -264,6 +266,32 @@ class DockerBackend:
         if not expect_exit:
             worker.pod.wait_ready(READY_DEADLINE_S)
         return worker
+
+    def cut_service(self, ctx: ScenarioContext, name: str) -> None:
+        """`kubectl delete service <name>` (SERVICE_CUT): its pods are re-aliased without it,
+        so `<name>` no longer resolves on the pod network until `restore_service`."""
+        self.bind(ctx)
+        key = next(
+            (k for k in self.cluster.objects if k.kind == "Service" and k.name == name),
+            None,
+        )
+        if key is None or key.namespace != self.namespace:
+            raise DockerTrackError(
+                f"no Service {name} in {self.namespace} to delete"
+                "\nHint: start the source first (serve_bundles + publish, or registry)"
+            )
+        self._cut[name] = content(self.cluster.objects[key])
+        self.cluster.delete(key)
+        self.cluster.settle()
+
+    def restore_service(self, ctx: ScenarioContext, name: str) -> None:
+        """Apply the Service `cut_service` deleted again (its pods get the alias back)."""
+        self.bind(ctx)
+        if name not in self._cut:
+            raise DockerTrackError(
+                f"Service {name} was not deleted by cut_service\nHint: cut it first"
+            )
+        self.apply_fixture([self._cut.pop(name)])
 
     def fake_internet(
         self, ctx: ScenarioContext, *, tokens: Mapping[str, str]
