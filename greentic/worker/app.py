@@ -196,28 +196,27 @@ class WorkerApp:
             return
         reader = BodyReader(receive, runtime.bodies)
         try:
-            response = await self.respond(scope, reader)
-            if response is not None:
-                await response(scope, receive, send)
+            try:
+                response = await self.handle(scope, reader)
+            except ClientGone:
+                return
+            except Exception as exc:
+                response = self.failed(scope, exc)
+            await response(scope, receive, send)
         finally:
             reader.release()
             runtime.in_flight.give(1)
 
-    async def respond(self, scope: Scope, reader: BodyReader) -> Response | None:
-        """`handle`'s response, the limits' refusals, or None when the client left; a bug is
-        a logged 500 (the system log keeps the traceback, stderr stays clean)."""
-        try:
-            return await self.handle(scope, reader)
-        except ClientGone:
-            return None
-        except BodyTooLarge:
+    def failed(self, scope: Scope, exc: Exception) -> Response:
+        """The limits' refusals, else a bug: a logged 500 (the system log keeps the
+        traceback, stderr stays clean)."""
+        if isinstance(exc, BodyTooLarge):
             return text(413, TOO_LARGE, {"Connection": "close"})  # no draining of the rest
-        except BudgetExhausted:
+        if isinstance(exc, BudgetExhausted):
             return self.runtime.busy(BODIES_FULL)
-        except Exception:
-            where = f"{scope['method']} {scope['path']}"
-            self.runtime.log.write("error", f"{where}: {traceback.format_exc()}")
-            return text(500, INTERNAL)
+        trace = "".join(traceback.format_exception(exc))
+        self.runtime.log.write("error", f"{scope['method']} {scope['path']}: {trace}")
+        return text(500, INTERNAL)
 
     def trusted(self, scope: Scope, headers: dict[str, str]) -> bool:
         """A console listener, a loopback peer, a loopback Host and no foreign Origin."""

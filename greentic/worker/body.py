@@ -82,7 +82,7 @@ class BodyReader:
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise BodyTooLarge
-            if size > self.held:
+            if size > self.held:  # a chunked body, or more than declared: claim the rest
                 self._claim(size - self.held)
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -94,7 +94,7 @@ class BodyReader:
             self.held = 0
 
 
-def _too_deep(doc: Any, limit: int) -> bool:
+def _too_deep(doc: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
     stack: list[tuple[Any, int]] = [(doc, 1)]
     while stack:
@@ -136,10 +136,11 @@ def parse_json(body: bytes) -> Any:
         raise BadJson(TOO_DEEP) from None
     except ValueError:
         raise BadJson(NOT_JSON) from None
-    # Cheap gates first: nesting needs that many brackets, a lone surrogate needs an escape.
-    brackets = body.count(b"[") + body.count(b"{")
-    if brackets > MAX_JSON_DEPTH and _too_deep(doc, MAX_JSON_DEPTH):
+    # Cheap gates first (the hot path is a short body): nesting needs that many brackets, a
+    # lone surrogate needs a `\u` escape.
+    long_enough = len(body) > 2 * MAX_JSON_DEPTH
+    if long_enough and body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _too_deep(doc):
         raise BadJson(TOO_DEEP)
-    if _MAYBE_SURROGATE.search(body) and _has_lone_surrogate(doc):
+    if b"\\u" in body and _MAYBE_SURROGATE.search(body) and _has_lone_surrogate(doc):
         raise BadJson(LONE_SURROGATE)
     return doc

@@ -126,19 +126,24 @@ def connection_caps(max_connections: int, fd_limit: int) -> ConnectionCaps:
 
 
 class Gauge:
-    """A counter with a capacity: in-flight requests, or buffered body bytes."""
+    """A counter with a capacity: in-flight requests, or buffered body bytes; `peak` is the
+    highest use since someone last reset it (the heap trimmer does)."""
 
-    __slots__ = ("capacity", "used")
+    __slots__ = ("capacity", "peak", "used")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.used = 0
+        self.peak = 0
 
     def take(self, amount: int) -> bool:
         """Claim `amount` if it fits; False (nothing claimed) otherwise."""
-        if self.used + amount > self.capacity:
+        used = self.used + amount
+        if used > self.capacity:
             return False
-        self.used += amount
+        self.used = used
+        if used > self.peak:
+            self.peak = used
         return True
 
     def give(self, amount: int) -> None:

@@ -8,16 +8,15 @@ each with its own app (its own console-trust flag). Called by `greentic.worker.p
 Limits (SPEC §7, `greentic.worker.limits`): one connection guard for all listeners, sized
 under the descriptor limit (the soft limit is raised to the hard one first); uvicorn's own
 h11 protocol is swapped for `connections.protocol_class` (head/body deadlines); headers over
-`max_header_kib` are a 400; freed request buffers go back to the OS (glibc mmap threshold).
-uvicorn logs errors only: its per-request warnings are client mistakes already answered.
+`max_header_kib` are a 400; freed request buffers go back to the OS after a burst
+(`keep_heap_trimmed`). uvicorn logs errors only: its per-request warnings are client
+mistakes already answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import resource
 import signal
@@ -30,6 +29,7 @@ from greentic.errors import Conflict, IoError
 from greentic.worker.limits import (
     ConnectionCaps,
     ConnectionGuard,
+    Gauge,
     Limits,
     accept_burst,
     connection_caps,
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from greentic.worker.app import Receive, Scope, Send, WorkerApp
 
 GRACE_SECONDS = 10
-M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-MMAP_THRESHOLD_BYTES = 128 * 1024
+TRIM_EVERY_S = 5.0
+TRIM_AFTER_BYTES = 16 * 1024 * 1024
 BACKLOG = 2048
 HANDLED = (signal.SIGTERM, signal.SIGINT)
 _early_signals: list[signal.Signals] = []
@@ -145,7 +145,9 @@ class PortDispatch:
         await app(scope, receive, send)
 
 
-def _make_server(config: uvicorn.Config, on_signal: Callable[[str], None]) -> uvicorn.Server:
+def _make_server(
+    config: uvicorn.Config, on_signal: Callable[[str], None], on_started: Callable[[], None]
+) -> uvicorn.Server:
     import uvicorn
 
     class WorkerServer(uvicorn.Server):
@@ -155,6 +157,7 @@ def _make_server(config: uvicorn.Config, on_signal: Callable[[str], None]) -> uv
             await super().startup(sockets)
             for sock in sockets or []:  # asyncio set the kernel queue to the accept burst:
                 sock.listen(BACKLOG)  # a long queue again, so a probe's SYN is never dropped
+            on_started()
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -192,12 +195,26 @@ def raise_fd_limit(wanted: int) -> int:
     return soft if soft != resource.RLIM_INFINITY else wanted
 
 
-def return_freed_memory() -> None:
-    """Serve buffers above 128 KiB from mmap so they go back to the OS when freed (glibc
-    otherwise raises the threshold after the first free, and a flood's heap never shrinks)."""
-    name = ctypes.util.find_library("c")
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(name).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+def keep_heap_trimmed(bodies: Gauge) -> None:
+    """Every TRIM_EVERY_S, when request bodies of TRIM_AFTER_BYTES or more were held since the
+    last look, give freed heap pages back to the OS (glibc keeps them: after a flood of big
+    bodies the RSS would stay up). Cheap: one comparison per look, a trim only after a burst."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return
+    loop = asyncio.get_running_loop()
+
+    def look() -> None:
+        if bodies.peak >= TRIM_AFTER_BYTES:
+            trim(0)
+            bodies.peak = bodies.used
+        loop.call_later(TRIM_EVERY_S, look)
+
+    loop.call_later(TRIM_EVERY_S, look)
 
 
 def fd_budget(limits: Limits) -> tuple[ConnectionCaps, int]:
@@ -222,7 +239,6 @@ def serve(
         else PortDispatch({sock.getsockname()[1]: a for sock, a in bound})
     )
     limits = bound[0][1].runtime.limits
-    return_freed_memory()
     caps, burst = fd_budget(limits)
     guard: ConnectionGuard[Any] = ConnectionGuard(caps)
     config = uvicorn.Config(
@@ -240,5 +256,6 @@ def serve(
         h11_max_incomplete_event_size=limits.max_header_kib * 1024,
         backlog=burst,  # asyncio accepts this many per round: sockets the guard has not seen
     )
-    server = _make_server(config, on_signal)
+    runtime = bound[0][1].runtime  # shared by every listener's app
+    server = _make_server(config, on_signal, lambda: keep_heap_trimmed(runtime.bodies))
     asyncio.run(server.serve(sockets=[sock for sock, _ in bound]))

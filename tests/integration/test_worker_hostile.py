@@ -164,6 +164,12 @@ def head(addr: tuple[str, int], length: int, path: str = "/") -> bytes:
     ).encode()
 
 
+def send_quietly(conn: socket.socket, data: bytes) -> None:
+    """sendall, where a worker that answered 503 and closed mid-body is fine."""
+    with contextlib.suppress(OSError):
+        conn.sendall(data)
+
+
 def read_all(conn: socket.socket, deadline_s: float) -> bytes:
     """What the worker sends until it closes (or the deadline passes)."""
     conn.settimeout(deadline_s)
@@ -183,7 +189,8 @@ def status_line(data: bytes) -> str:
 def test_a_flood_of_near_cap_bodies_stays_inside_the_body_budget(start: Start) -> None:
     """Finding 1: 200 bodies of 950 KB held open (all but the last byte sent). Before: every
     body was buffered (~190 MiB here, 1.1 GiB with 1,200). Now: a 32 MiB budget admits ~34
-    and the rest get 503 + Retry-After at once; peak RSS grows by well under 100 MiB."""
+    and the rest get 503 + Retry-After at once; peak RSS grows by well under 100 MiB, and
+    once the bodies are answered the heap goes back (before: ~500 MiB stayed)."""
     worker = start(
         {"GREENTIC_WORKER_BODY_BUDGET_MIB": "32", "GREENTIC_WORKER_BODY_TIMEOUT_S": "20"}
     )
@@ -191,7 +198,7 @@ def test_a_flood_of_near_cap_bodies_stays_inside_the_body_budget(start: Start) -
     body = json.dumps({"text": "x" * (NEAR_CAP - 12)}).encode()
     conns = [connect(worker.addr) for _ in range(200)]
     senders = [
-        threading.Thread(target=c.sendall, args=(head(worker.addr, len(body)) + body[:-1],))
+        threading.Thread(target=send_quietly, args=(c, head(worker.addr, len(body)) + body[:-1]))
         for c in conns
     ]
     with Prober(worker) as probes:
@@ -216,8 +223,10 @@ def test_a_flood_of_near_cap_bodies_stays_inside_the_body_budget(start: Start) -
     assert probes.worst_ms < 3000 and not probes.failures, probes.failures
     assert held_kib < 100 * 1024, f"peak RSS grew by {held_kib // 1024} MiB"
     assert served >= 20 and refused >= 100 and served + refused == 200, answers
-    after = worker.status("VmRSS") - base
-    assert after < 100 * 1024, f"RSS stayed {after // 1024} MiB above the start"
+    deadline = time.monotonic() + 12  # the worker trims its heap every 5 s after a burst
+    while (after := worker.status("VmRSS") - base) > 24 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert after < 24 * 1024, f"RSS stayed {after // 1024} MiB above the start"
     assert "Traceback" not in worker.stop()
 
 
