@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
+from harness.closing import TearDownOnExit
 from harness.errors import HarnessError
 from harness.ports import LOOPBACK
 
@@ -41,7 +41,7 @@ def tampered(data: bytes) -> bytes:
     return data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1 :]
 
 
-class Distributor:
+class Distributor(TearDownOnExit):
     """Serve `root` over loopback HTTP.
 
     Example:
@@ -66,7 +66,7 @@ class Distributor:
         self._failing: dict[str, tuple[int, int]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
-    def __enter__(self) -> Distributor:
+    def set_up(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._server = ThreadingHTTPServer((self.host, 0), _handler_for(self))
@@ -78,21 +78,12 @@ class Distributor:
                 daemon=True,
             )
             self._thread.start()
-        except Exception as exc:
-            self.__exit__(type(exc), exc, exc.__traceback__)
-            if isinstance(exc, OSError):
-                raise DistributorError(
-                    f"cannot start the bundle distributor on {self.host}: {exc}"
-                ) from None
-            raise
-        return self
+        except OSError as exc:
+            raise DistributorError(
+                f"cannot start the bundle distributor on {self.host}: {exc}"
+            ) from None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def tear_down(self, exc: BaseException | None) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()

@@ -15,10 +15,10 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness import waits
+from harness.closing import StopOnExit
 from harness.errors import HarnessError
 
 RUN_ID_ENV = "GTC_HARNESS_RUN_ID"
@@ -50,7 +50,7 @@ class StartFailed(HarnessError):
     """Raised when a child process cannot be started at all (missing binary, bad cwd)."""
 
 
-class ManagedProcess:
+class ManagedProcess(StopOnExit):
     """One child process with file-backed logs.
 
     Example:
@@ -119,17 +119,6 @@ class ManagedProcess:
         if self.exit_code() is None:
             self._code = stop_gracefully(self._popen, grace_s)
         return self._code
-
-    def __enter__(self) -> ManagedProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- output -------------------------------------------------------------------------
     def stdout(self) -> str:

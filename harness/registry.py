@@ -13,11 +13,11 @@ import re
 import secrets
 import shutil
 from pathlib import Path
-from types import TracebackType
 
 import yaml
 
 from harness import waits
+from harness.closing import TearDownOnExit
 from harness.errors import HarnessError
 from harness.ports import LOOPBACK
 from harness.process import RUN_ID_ENV, ManagedProcess
@@ -40,7 +40,7 @@ def config(storage: Path, *, host: str = LOOPBACK) -> dict[str, object]:
     }
 
 
-class Registry:
+class Registry(TearDownOnExit):
     """A throw-away OCI registry.
 
     Example:
@@ -67,7 +67,7 @@ class Registry:
         self.process: ManagedProcess | None = None
         self._authority: str | None = None
 
-    def __enter__(self) -> Registry:
+    def set_up(self) -> None:
         if shutil.which(self.binary) is None:
             raise RegistryError(
                 f"the OCI registry binary `{self.binary}` is not installed"
@@ -77,11 +77,9 @@ class Registry:
             self._start()
         except BaseException as exc:
             logs = self.process.logs() if self.process is not None else ""
-            self.__exit__(type(exc), exc, exc.__traceback__)
             if logs:
                 exc.add_note(f"docker-registry logs:\n{waits.tail(logs, 2000)}")
             raise
-        return self
 
     def _start(self) -> None:
         storage = self.work_dir / "storage"
@@ -110,12 +108,7 @@ class Registry:
             hint="the registry bound its port but /v2/ does not answer; read its log above",
         ).status(200)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def tear_down(self, exc: BaseException | None) -> None:
         if self.process is not None:
             self.process.stop()
 

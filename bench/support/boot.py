@@ -26,8 +26,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
+from harness.closing import StopOnExit
 from harness.process import stop_gracefully
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +142,7 @@ def healthz_ok(port: int) -> bool:
         conn.close()
 
 
-class Worker:
+class Worker(StopOnExit):
     """`greentic-start start --env local` on `port`, timed from the exec; stops on exit.
 
     Example:
@@ -215,17 +215,6 @@ class Worker:
         """SIGTERM (the worker stops its tunnel itself), SIGKILL if it lingers."""
         stop_gracefully(self.proc, STOP_WAIT_S)
         self._err.close()
-
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def plain_boot(

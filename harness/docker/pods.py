@@ -15,10 +15,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness import reap as reaper
+from harness.closing import CloseOnExit
 from harness.docker import engine, podspec, presets
 from harness.docker.engine import (
     CONTAINER_LABEL,
@@ -76,7 +76,7 @@ class SyncResult:
         }
 
 
-class Pods:
+class Pods(CloseOnExit):
     """Rendered objects as Docker pods, labelled `greentic.test/run-id=<run_id>`.
 
     Example:
@@ -117,18 +117,10 @@ class Pods:
         self.presets: list[presets.PodPreset] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def __enter__(self) -> Pods:
+    def open(self) -> None:
+        """Connect to the engine (`with Pods(...)` does it); `close()` undoes it."""
         self._client = engine.client()
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def api(self) -> Any:

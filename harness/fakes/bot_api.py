@@ -15,12 +15,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from harness import waits
+from harness.closing import StopOnExit
 from harness.errors import HarnessError
 from harness.fakes import telegram as fake
 from harness.process import RUN_ID_ENV, ManagedProcess
@@ -182,7 +182,7 @@ class BotApiControl:
         self._control("POST", "route", {"host": host, "address": address, "port": port})
 
 
-class FakeBotApi(BotApiControl):
+class FakeBotApi(BotApiControl, StopOnExit):
     """The fake Telegram Bot API as a process.
 
     Example:
@@ -230,17 +230,6 @@ class FakeBotApi(BotApiControl):
 
     def stop(self) -> int | None:
         return self.process.stop()
-
-    def __enter__(self) -> FakeBotApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def api_base(self) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
+from harness.closing import StopOnExit
 from harness.ports import LOOPBACK
 
 MAX_BODY = 1024 * 1024
@@ -31,7 +31,7 @@ class Seen:
     body: bytes
 
 
-class RecordingOrigin:
+class RecordingOrigin(StopOnExit):
     """Serve on 127.0.0.1:<free port> in a thread; `seen` lists the requests in order."""
 
     def __init__(self) -> None:
@@ -64,16 +64,10 @@ class RecordingOrigin:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
-    def __enter__(self) -> RecordingOrigin:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -13,12 +13,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
 from harness import ports
+from harness.closing import TearDownOnExit
 from harness.kube import artifacts
 from harness.kube.commands import (
     COMMAND_TIMEOUT_S,
@@ -160,7 +160,7 @@ def clusters_of_run(clusters: Iterable[str], run_id: str) -> list[str]:
 
 
 @dataclass
-class KindCluster:
+class KindCluster(TearDownOnExit):
     """A kind cluster with a local registry, created on enter and deleted on exit.
 
     Example::
@@ -244,20 +244,11 @@ class KindCluster:
         )
         self.runner.run(docker_rm_cmd(self.registry), timeout=COMMAND_TIMEOUT_S)
 
-    def __enter__(self) -> KindCluster:
-        try:
-            self.create()
-        except BaseException as exc:
-            self.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
+    def set_up(self) -> None:
+        self.create()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def tear_down(self, exc: BaseException | None) -> None:
+        """On a failure, its artifacts (noted on the error) first; then delete unless `keep`."""
         if exc is not None and self.artifacts is not None:
             written = self.collect_artifacts(self.artifacts)
             exc.add_note(f"kind artifacts: {self.artifacts} ({len(written)} files)")

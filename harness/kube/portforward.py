@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Protocol, TypeVar
 
+from harness.closing import ExitStops, StopOnExit
 from harness.kube.commands import KindError, Runner
 from harness.kube.kubectl import pods_cmd, port_forward_cmd, ready_pods
 from harness.process import stop_gracefully
@@ -147,7 +147,7 @@ class Restart:
 
 
 @dataclass
-class PortForward:
+class PortForward(StopOnExit):
     """A self-healing forward to the Ready pod behind `selector`.
 
     Example::
@@ -252,24 +252,12 @@ class PortForward:
                 return result
             self.restart(reason)
 
-    def __enter__(self) -> PortForward:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 # -- the forward bound to one pod ------------------------------------------------------------
 
 
 @dataclass
-class PodForward:
+class PodForward(ExitStops):
     """A forward to ONE pod, never moved: once that pod is gone kubectl exits and requests to
     the local port fail, as a plain `kubectl port-forward pod/<name>` does.
 
@@ -321,11 +309,3 @@ class PodForward:
 
     def __enter__(self) -> str:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

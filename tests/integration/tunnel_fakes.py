@@ -18,8 +18,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from harness.closing import StopOnExit
 
 TUNNEL_URL = "https://fake-quick-words.trycloudflare.com"
 
@@ -82,7 +83,7 @@ class Call:
     body: Any
 
 
-class FakeBotApi:
+class FakeBotApi(StopOnExit):
     """Example: `with FakeBotApi({"123:abc"}) as api: …; api.calls_of("setWebhook")`."""
 
     def __init__(self, tokens: set[str], *, resolve_failures: int = 0) -> None:
@@ -149,15 +150,9 @@ class FakeBotApi:
 
         return Handler
 
-    def __enter__(self) -> FakeBotApi:
+    def start(self) -> None:
         self.thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
