@@ -15,6 +15,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from greentic.deployer.k8s.pods import container_security, pod_security
+
 BUSYBOX = "busybox:1.36.1"
 BUNDLE_SERVER = "gtc-bundle-server"
 BUNDLE_PORT = 8080
@@ -27,7 +29,6 @@ OCI_PORT = 5000
 REGISTRY_ROOT = "/var/lib/registry"
 PART_OF = "greentic-test-fixtures"
 PROBE_NAMESPACE_PREFIX = "gtc-preflight"
-UID = 65532
 
 Obj = dict[str, Any]
 
@@ -44,24 +45,6 @@ def _meta(name: str, namespace: str, **extra: Any) -> Obj:
     return {"name": name, "namespace": namespace, "labels": labels(name), **extra}
 
 
-def _pod_security() -> Obj:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
-        "fsGroup": UID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def _container_security() -> Obj:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
-
-
 def _resources() -> Obj:
     return {
         "requests": {"cpu": "10m", "memory": "16Mi"},
@@ -75,7 +58,7 @@ def _container(name: str, image: str, command: list[str], **extra: Any) -> Obj:
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "resources": _resources(),
         **extra,
     }
@@ -94,7 +77,7 @@ def _deployment(name: str, namespace: str, pod_spec: Obj, annotations: dict[str,
             "selector": {"matchLabels": labels(name)},
             "template": {
                 "metadata": template_meta,
-                "spec": {"securityContext": _pod_security(), **pod_spec},
+                "spec": {"securityContext": pod_security(), **pod_spec},
             },
         },
     }
@@ -230,7 +213,7 @@ def oci_registry(namespace: str, *, image: str, command: list[str] | None = None
         "env": env,
         "ports": [{"name": "http", "containerPort": OCI_PORT}],
         "readinessProbe": {"httpGet": {"path": "/v2/", "port": OCI_PORT}, "periodSeconds": 2},
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "resources": _resources(),
         "volumeMounts": [
             {"name": "storage", "mountPath": REGISTRY_ROOT},
@@ -337,7 +320,7 @@ def connectivity_probe(namespace: str, *, image: str = BUSYBOX, attempts: int = 
         "metadata": _meta(PROBE_CLIENT, namespace),
         "spec": {
             "restartPolicy": "Never",
-            "securityContext": _pod_security(),
+            "securityContext": pod_security(),
             "containers": [_container("wget", image, ["sh", "-c", fetch])],
         },
     }

@@ -43,7 +43,8 @@ class Pod:
 # Builders below return fresh dicts: no sub-object is shared between (or within) pod specs.
 
 
-def _pod_security() -> dict[str, Any]:
+def pod_security() -> dict[str, Any]:
+    """The Restricted Pod Security context of a pod (the harness's fixture pods wear it too)."""
     return {
         "runAsNonRoot": True,
         "runAsUser": UID,
@@ -53,7 +54,8 @@ def _pod_security() -> dict[str, Any]:
     }
 
 
-def _container_security() -> dict[str, Any]:
+def container_security() -> dict[str, Any]:
+    """The Restricted Pod Security context of a container (fixtures' containers too)."""
     return {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -94,7 +96,7 @@ def _init(name: str, script: str, src_volume: str, src_path: str) -> dict[str, A
         "name": name,
         "image": STAGE_INIT_IMAGE,
         "command": ["sh", "-c", script],
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": src_volume, "mountPath": src_path, "readOnly": True},
             {"name": "greentic-home", "mountPath": STAGE_HOME},
@@ -133,7 +135,7 @@ def pod_spec(pod: Pod, container: str, rev: Revision | None) -> dict[str, Any]:
         main["imagePullPolicy"] = pod.answers.image_pull_policy
     main |= {
         "args": args,
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "resources": _resources(),
         "ports": ports,
         "env": _env_vars(pod, rev),
@@ -161,7 +163,7 @@ def pod_spec(pod: Pod, container: str, rev: Revision | None) -> dict[str, Any]:
                 "secret": {"secretName": naming.DEV_SECRETS, "optional": True},
             }
         )
-    spec: dict[str, Any] = {"securityContext": _pod_security()}
+    spec: dict[str, Any] = {"securityContext": pod_security()}
     if rev is None:
         spec["topologySpreadConstraints"] = [
             {
