@@ -490,7 +490,10 @@ def test_the_docker_worker_is_a_pod_worker(ctx: ScenarioContext) -> None:
     backend.apply_fixture(web_objects(ns, "first"))
     web, crasher = DockerWorker(backend, ENV_ID, "web"), DockerWorker(backend, ENV_ID, "crasher")
     assert isinstance(web, PodWorker) and isinstance(backend, PodBackend)
-    assert backend.capabilities == POD_CAPABILITIES | {Capability.FAKE_INTERNET}
+    assert backend.capabilities == POD_CAPABILITIES | {
+        Capability.FAKE_INTERNET,
+        Capability.SERVICE_CUT,
+    }
     assert {Capability.RECONCILE, Capability.PORT_FORWARD} <= backend.capabilities
 
     assert crasher.wait_crash_loop(30).startswith("restart loop (")
