@@ -3,6 +3,8 @@ admission and eviction, and the JSON rules for request bodies (issue #12)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from greentic.errors import InvalidArgument
@@ -109,3 +111,12 @@ def test_json_that_is_fine() -> None:
     brackets_in_text = b'{"text":"' + b"[{" * 100 + b'"}'
     assert body.parse_json(brackets_in_text) == {"text": "[{" * 100}
     assert body.parse_json(b'"\\\\ud800"') == "\\ud800"  # an escaped backslash, not an escape
+
+
+def test_every_variable_is_documented_with_its_default() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "security.md").read_text()
+    defaults = Limits()
+    for setting in limits.SETTINGS:
+        default = getattr(defaults, setting.field)
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        assert f"| `{setting.variable}` | {shown} |" in doc, setting.variable
