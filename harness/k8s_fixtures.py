@@ -287,6 +287,19 @@ def fixture_policies(namespace: str, env_id: str) -> list[Obj]:
 
 PROBE_SERVER = "probe-server"
 PROBE_CLIENT = "probe-client"
+PROBE_TRY_S = 3  # seconds one GET of a probe may take
+
+
+def fetch_script(url: str, *, attempts: int = 30, pause_s: int = 2) -> str:
+    """`sh -c` text that GETs `url` until it answers (exit 0) or `attempts` ran out (exit 1).
+
+    Each try is bounded by busybox's `timeout` applet, not `wget -T`: Debian's busybox-static
+    1.35 is built without wget's timeout feature and segfaults on `-T` (exit 139), which made
+    every probe fail on Debian hosts (tests/unit/harness/test_k8s_fixtures.py runs this one)."""
+    return (
+        f"i=0; while [ $i -lt {attempts} ]; do timeout {PROBE_TRY_S} wget -q -O- {url} && exit 0; "
+        f"i=$((i+1)); sleep {pause_s}; done; exit 1"
+    )
 
 
 def probe_namespace(run_id: str) -> str:
@@ -310,10 +323,7 @@ def connectivity_probe(namespace: str, *, image: str = BUSYBOX, attempts: int = 
         volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}],
     )
     url = f"http://{service_host(PROBE_SERVER, namespace)}:8080/"
-    fetch = (
-        f"i=0; while [ $i -lt {attempts} ]; do wget -q -T 3 -O- {url} && exit 0; "
-        "i=$((i+1)); sleep 2; done; exit 1"
-    )
+    fetch = fetch_script(url, attempts=attempts)
     client: Obj = {
         "apiVersion": "v1",
         "kind": "Pod",
