@@ -33,17 +33,24 @@ def kind_export_logs_cmd(name: str, dest: Path) -> list[str]:
     return ["kind", "export", "logs", str(dest), "--name", name]
 
 
+def node_log_steps(name: str, kind_logs_dir: Path) -> list[ArtifactStep]:
+    """kind's node logs (kubelet, containerd, the API server's): slow, so failures only."""
+    export = tuple(kind_export_logs_cmd(name, kind_logs_dir))
+    return [ArtifactStep(export, "kind-export-logs.txt", EXPORT_LOGS_TIMEOUT_S)]
+
+
 def cluster_artifact_steps(
-    name: str, context: str, *, kubeconfig: Path | None, kind_logs_dir: Path
+    name: str | None, context: str, *, kubeconfig: Path | None, kind_logs_dir: Path
 ) -> list[ArtifactStep]:
-    """Cluster-wide evidence: kind's node logs, every object, every event, the policies."""
+    """Cluster-wide evidence: kind's node logs (a kind cluster `name`), every object, every
+    event, the policies."""
 
     def k(*args: str) -> tuple[str, ...]:
         return tuple(kubectl_cmd(context, *args, kubeconfig=kubeconfig))
 
-    export = tuple(kind_export_logs_cmd(name, kind_logs_dir))
+    nodes = node_log_steps(name, kind_logs_dir) if name is not None else []
     return [
-        ArtifactStep(export, "kind-export-logs.txt", EXPORT_LOGS_TIMEOUT_S),
+        *nodes,
         ArtifactStep(k("get", "all", "-A", "-o", "wide"), "get-all.txt"),
         ArtifactStep(
             k("get", "events", "-A", "--sort-by=.metadata.creationTimestamp", "-o", "wide"),
@@ -108,7 +115,7 @@ def _names_or_empty(
 
 def collect(
     runner: Runner,
-    name: str,
+    name: str | None,
     context: str,
     dest: Path,
     *,
@@ -121,7 +128,7 @@ def collect(
     steps = cluster_artifact_steps(
         name, context, kubeconfig=kubeconfig, kind_logs_dir=dest / "kind-logs"
     )
-    if not node_logs:
+    if not node_logs and name is not None:
         steps = steps[1:]
 
     def k(*args: str) -> list[str]:

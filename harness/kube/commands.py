@@ -27,6 +27,14 @@ class KindError(HarnessError):
         self.hint = hint
 
 
+class ProviderError(KindError):
+    """Raised when the selected cluster cannot be used (one line naming it and the fix)."""
+
+
+class ClusterUnreachable(ProviderError):
+    """Raised when a kube context's API server does not answer within seconds."""
+
+
 @dataclass(frozen=True)
 class Completed:
     """What one command did: its argv, exit code and captured text."""

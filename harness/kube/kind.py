@@ -17,11 +17,13 @@ from typing import Any
 
 import yaml
 
+from greentic.deployer.k8s import naming
 from harness import ports
 from harness.closing import TearDownOnExit
 from harness.kube import artifacts
 from harness.kube.commands import (
     COMMAND_TIMEOUT_S,
+    ClusterUnreachable,
     Completed,
     KindError,
     Runner,
@@ -29,7 +31,13 @@ from harness.kube.commands import (
     must,
     parse_lines,
 )
-from harness.kube.kubectl import kubeconfig_flag, kubectl_cmd
+from harness.kube.kubectl import (
+    RUN_LABEL,
+    kubeconfig_flag,
+    kubectl_cmd,
+    reachable_cmd,
+    resolve_kubeconfig,
+)
 from harness.kube.local_registry import (
     CONTAINERD_PATCH,
     docker_containers_by_label_cmd,
@@ -65,6 +73,7 @@ NODE_IMAGE = (
 )
 
 CREATE_TIMEOUT_S = 600.0
+REACHABLE_TIMEOUT_S = 15.0
 MAX_NAME = 40  # node containers are `<name>-control-plane`; hostnames stay well under 63
 
 
@@ -150,6 +159,20 @@ def kind_version_cmd() -> list[str]:
     return ["kind", "version"]
 
 
+def check_reachable(runner: Runner, context: str, kubeconfig: Path | None) -> None:
+    """One `kubectl version` bounded to seconds; ClusterUnreachable in one line otherwise."""
+    result = runner.run(reachable_cmd(context, kubeconfig), timeout=REACHABLE_TIMEOUT_S)
+    if result.ok and '"serverVersion"' in result.stdout:
+        return
+    text = (result.stderr or result.stdout).strip()
+    why = text.splitlines()[-1][:240] if text else f"exit {result.returncode}"
+    where = f" (kubeconfig {kubeconfig})" if kubeconfig is not None else ""
+    raise ClusterUnreachable(
+        f"kube context `{context}`{where} is not reachable: {why} — check "
+        f"`kubectl --context {context} cluster-info`, or pass another --kube-context"
+    )
+
+
 def clusters_of_run(clusters: Iterable[str], run_id: str) -> list[str]:
     """The kind clusters a run created (named `gtc-<run id>…`)."""
     prefix = cluster_name(run_id)
@@ -186,6 +209,10 @@ class KindCluster(TearDownOnExit):
     reuse: bool = False
     runner: Runner = field(default_factory=SubprocessRunner)
     registry_port: int | None = None
+    _loaded: set[str] = field(default_factory=set)
+    _evidence_written: bool = False
+
+    provider = "kind"  # harness.kube.providers.Provider
 
     @property
     def context(self) -> str:
@@ -202,10 +229,27 @@ class KindCluster(TearDownOnExit):
         return result.ok and self.name in parse_lines(result.stdout)
 
     def create(self) -> None:
-        """Registry container → cluster → hosts.toml per node → `kind` network → ConfigMap."""
+        """Registry container → cluster → hosts.toml per node → `kind` network → ConfigMap.
+
+        When kind or the registry wiring fails, `kind export logs` goes to `artifacts` first
+        (noted on the error): a failed create is the run most in need of node logs."""
         if self.reuse and self.exists():
             self.registry_port = self.registry_port or self._discover_registry_port()
             return
+        try:
+            self._create()
+        except KindError as exc:
+            if self.artifacts is not None:
+                written = artifacts.run_artifact_steps(
+                    self.runner,
+                    artifacts.node_log_steps(self.name, self.artifacts / "kind-logs"),
+                    self.artifacts,
+                )
+                exc.add_note(f"kind node logs: {self.artifacts} ({len(written)} files)")
+                self._evidence_written = True
+            raise
+
+    def _create(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config_path = self.workdir / f"{self.name}.kind.yaml"
         config_path.write_text(to_yaml(kind_config(self.name, node_image=self.node_image)))
@@ -249,7 +293,7 @@ class KindCluster(TearDownOnExit):
 
     def tear_down(self, exc: BaseException | None) -> None:
         """On a failure, its artifacts (noted on the error) first; then delete unless `keep`."""
-        if exc is not None and self.artifacts is not None:
+        if exc is not None and self.artifacts is not None and not self._evidence_written:
             written = self.collect_artifacts(self.artifacts)
             exc.add_note(f"kind artifacts: {self.artifacts} ({len(written)} files)")
         if not self.keep:
@@ -267,6 +311,24 @@ class KindCluster(TearDownOnExit):
             timeout=CREATE_TIMEOUT_S,
             hint=f"is `{tag}` built locally? (`docker image inspect {tag}`)",
         )
+
+    def image_ref(self, tag: str) -> str:
+        """Provider: `kind load` once per tag; pods name the local tag itself."""
+        if tag not in self._loaded:
+            self.load_image(tag)
+            self._loaded.add(tag)
+        return tag
+
+    def check_reachable(self) -> None:
+        """Provider: ClusterUnreachable (one line) unless the API server answers in seconds."""
+        check_reachable(self.runner, self.context, self.kubeconfig)
+
+    def namespace_for(self, env_id: str) -> str:
+        """Provider: `gtc-<env>` (a kind cluster is one run's, or the demo's)."""
+        return naming.namespace_for_env(env_id)
+
+    def namespace_labels(self) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id}
 
     def push_image(self, tag: str) -> str:
         """Push a local image to the cluster's registry; return the ref pods should use."""
@@ -295,11 +357,10 @@ class KindCluster(TearDownOnExit):
         )
 
     def kube_env(self, base: Mapping[str, str]) -> dict[str, str]:
-        """`base` plus KUBECONFIG for child processes (e.g. `gtc op env reconcile`)."""
-        env = dict(base)
-        if self.kubeconfig is not None:
-            env["KUBECONFIG"] = str(self.kubeconfig)
-        return env
+        """`base` plus an explicit KUBECONFIG for child processes (`gtc op env reconcile`):
+        the cluster's own file, or — a kept cluster, written where kind writes by default —
+        the one this shell's kubectl reads, resolved before `operator_env` moved HOME."""
+        return {**base, "KUBECONFIG": resolve_kubeconfig(self.kubeconfig)}
 
     def collect_artifacts(
         self, dest: Path, namespaces: Sequence[str] | None = None, *, node_logs: bool = True

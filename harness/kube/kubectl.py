@@ -7,12 +7,15 @@ track, the worker, the port-forward and the artifacts run these through `command
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 WORKER_CONTAINER = "worker"
+RUN_LABEL = "greentic.test/run"  # on every namespace a run creates (cleanup selects on it)
+REQUEST_TIMEOUT = "5s"  # a reachability check fails in seconds, not minutes
 
 
 # -- command lines ---------------------------------------------------------------------------
@@ -23,9 +26,35 @@ def kubeconfig_flag(kubeconfig: Path | None) -> list[str]:
     return ["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else []
 
 
+def resolve_kubeconfig(
+    explicit: Path | None, environ: Mapping[str, str] | None = None, home: Path | None = None
+) -> str:
+    """The kubeconfig file(s) kubectl would read in THIS shell, as an absolute KUBECONFIG value.
+
+    Child processes get it explicitly: `operator_env()` moves HOME to a run directory, where
+    `~/.kube/config` would name nothing (a kept cluster's `gtc op env reconcile` found no
+    credentials). `explicit` wins; else `$KUBECONFIG` (a path list, kept); else ~/.kube/config."""
+    if explicit is not None:
+        return str(explicit.resolve())
+    env = os.environ if environ is None else environ
+    listed = env.get("KUBECONFIG", "")
+    if listed.strip():
+        parts = [str(Path(p).expanduser().resolve()) for p in listed.split(os.pathsep) if p]
+        return os.pathsep.join(parts)
+    return str((home or Path.home()) / ".kube" / "config")
+
+
 def kubectl_cmd(context: str, *args: str, kubeconfig: Path | None = None) -> list[str]:
     """`kubectl [--kubeconfig K] --context C <args>`: never the user's current context."""
     return ["kubectl", *kubeconfig_flag(kubeconfig), "--context", context, *args]
+
+
+def reachable_cmd(context: str, kubeconfig: Path | None) -> list[str]:
+    """`kubectl version` with a short request timeout: does the context's API server answer?"""
+    return kubectl_cmd(
+        context, "version", "-o", "json", f"--request-timeout={REQUEST_TIMEOUT}",
+        kubeconfig=kubeconfig,
+    )  # fmt: skip
 
 
 def label_selector(labels: Mapping[str, str]) -> str:
