@@ -1,0 +1,2 @@
+"""A real single-node Kubernetes built from the official Go modules (issue #15): `gomod` (pure
+go.mod reading and wrapper writing), `build` (the version-keyed binary cache)."""
