@@ -21,7 +21,6 @@ from harness.kube.kind import KindCluster, cluster_name
 CLUSTER_ENV = "GTC_KIND_CLUSTER"  # a kept cluster to use instead of one per process
 
 _CLUSTERS: dict[str, KindCluster] = {}
-_LOADED: set[tuple[str, str]] = set()
 
 
 def kept_cluster(name: str, *, registry_image: str, runner: Runner) -> KindCluster:
@@ -81,8 +80,7 @@ def close_session_clusters() -> list[str]:
 
 
 def load_once(cluster: KindCluster, tags: Sequence[str]) -> None:
-    """`kind load docker-image` each tag once per cluster per process (tags are content hashes)."""
+    """`kind load docker-image` each tag once per cluster per process (tags are content hashes;
+    `KindCluster.image_ref` remembers what it loaded)."""
     for tag in tags:
-        if (cluster.name, tag) not in _LOADED:
-            cluster.load_image(tag)
-            _LOADED.add((cluster.name, tag))
+        cluster.image_ref(tag)

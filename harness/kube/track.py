@@ -19,17 +19,19 @@ from typing import TYPE_CHECKING, Any
 from greentic.deployer.k8s import naming
 from harness import k8s_fixtures, preflight, tracks
 from harness.errors import HarnessError
-from harness.kube.clusters import load_once, session_cluster
+from harness.kube.clusters import session_cluster
 from harness.kube.commands import COMMAND_TIMEOUT_S, Completed, Runner, SubprocessRunner, must
-from harness.kube.kind import KindCluster
 from harness.kube.kubectl import (
     deployments_cmd,
     label_selector,
+    newest_pod,
+    pods_cmd,
     reset_namespace_cmd,
     rollout_status_cmd,
     running_workloads,
 )
 from harness.kube.portforward import PodForward, PopenProcess, PortForward, Spawn
+from harness.kube.providers import Provider
 from harness.kube.worker import KindWorker
 from harness.op import Gtc, operator_env
 from harness.registry import registry_pulls
@@ -69,12 +71,12 @@ class KindDistributor(PodDistributor["KindBackend"]):
     where = "in-cluster"
 
     def hits(self, name: str) -> int:
-        """GETs of `name` logged by the server pod now running (`httpd -vv`)."""
-        result = self.backend.kubectl(
-            "-n", self.backend.namespace, "logs", f"deployment/{k8s_fixtures.BUNDLE_SERVER}",
-            "-c", "httpd", check=False,
-        )  # fmt: skip
-        return k8s_fixtures.httpd_hits(result.stdout, name)
+        """GETs of `name` logged by the server of the CURRENT rollout (`httpd -vv`).
+
+        Not `logs deployment/…`: kubectl picks the pod Ready longest, which during a rolled
+        httpd's termination grace is the OLD server (it never served the new bytes)."""
+        log = self.backend.current_logs(k8s_fixtures.BUNDLE_SERVER, "httpd")
+        return k8s_fixtures.httpd_hits(log, name)
 
     def sync(self) -> None:
         """Apply the server with today's bytes (a change rolls it) and wait for it."""
@@ -110,11 +112,8 @@ class KindRegistry:
     def pulls(self, repository_tag: str) -> int:
         """Blob GETs through the in-cluster authority (the worker's pulls), from the
         registry pod's log; the host's push arrives through the port-forward and is not counted."""
-        result = self.backend.kubectl(
-            "-n", self.backend.namespace, "logs", f"deployment/{k8s_fixtures.OCI_REGISTRY}",
-            "-c", "registry", check=False,
-        )  # fmt: skip
-        return registry_pulls(result.stdout + result.stderr, self.authority, repository_tag)
+        log = self.backend.current_logs(k8s_fixtures.OCI_REGISTRY, "registry")
+        return registry_pulls(log, self.authority, repository_tag)
 
 
 # -- the backend -----------------------------------------------------------------------------
@@ -137,7 +136,7 @@ class KindBackend:
         self,
         *,
         runner: Runner | None = None,
-        cluster: KindCluster | None = None,
+        cluster: Provider | None = None,
         images: Images | None = None,
         env_id: str = ENV_ID,
         require: Callable[[str], object] = preflight.require,
@@ -151,13 +150,17 @@ class KindBackend:
 
             built = builder.ensure_all()
             images = Images(runtime=built.runtime, busybox=built.busybox, registry=built.registry)
-        self.images = images
-        self.cluster = cluster or session_cluster(
+        self.cluster: Provider = cluster or session_cluster(
             runner=self.runner, registry_image=images.registry
         )
-        load_once(self.cluster, [images.runtime, images.busybox, images.registry])
+        # the refs pods name: kind loads the local tags, other clusters pull pushed copies
+        self.images = Images(
+            runtime=self.cluster.image_ref(images.runtime),
+            busybox=self.cluster.image_ref(images.busybox),
+            registry=self.cluster.image_ref(images.registry),
+        )
         self.env_id = env_id
-        self.namespace = naming.namespace_for_env(env_id)
+        self.namespace = self.cluster.namespace_for(env_id)
         self.scope: RunScope | None = None
         self.insecure: list[str] = []
         self._closers: list[Callable[[], None]] = []
@@ -174,6 +177,19 @@ class KindBackend:
     ) -> Completed:
         result = self.runner.run(self.cluster.kubectl_argv(*args), timeout=timeout, input=input)
         return must(result) if check else result
+
+    def current_logs(self, app: str, container: str) -> str:
+        """The logs of fixture `app`'s newest live pod (the current ReplicaSet's), "" if none."""
+        selector = f"app.kubernetes.io/name={app}"
+        listed = self.kubectl(*pods_cmd((), self.namespace, selector), check=False)
+        pod = newest_pod(json.loads(listed.stdout)) if listed.ok else None
+        if pod is None:
+            return ""
+        name = str(pod["metadata"]["name"])
+        result = self.kubectl(
+            "-n", self.namespace, "logs", f"pod/{name}", "-c", container, check=False
+        )
+        return result.stdout + result.stderr if result.ok else ""
 
     def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
         self.ensure_namespace()
@@ -231,6 +247,8 @@ class KindBackend:
             return
         self.kubectl(*reset_namespace_cmd((), self.namespace), timeout=240)
         self.kubectl("create", "namespace", self.namespace)
+        marks = [f"{k}={v}" for k, v in sorted(self.cluster.namespace_labels().items())]
+        self.kubectl("label", "namespace", self.namespace, *marks, "--overwrite")
         self.cluster.apply(k8s_fixtures.fixture_policies(self.namespace, self.env_id))
         self._ready_ns = True
 
@@ -275,9 +293,10 @@ class KindBackend:
             artifacts=scope.artifacts,
             timeout_s=RECONCILE_TIMEOUT_S,
         )
-        answers = scope.artifacts.write_json(
-            "answers/kind-deployer.json", deployer_answers(self.images.runtime, self.insecure)
-        )
+        doc = deployer_answers(self.images.runtime, self.insecure)
+        if self.namespace != naming.namespace_for_env(env_id):
+            doc["namespace"] = self.namespace  # a per-run namespace on a shared cluster
+        answers = scope.artifacts.write_json("answers/kind-deployer.json", doc)
         cli.op(*bind_deployer_args(env_id, answers))
         result: dict[str, Any] = cli.op(*reconcile_args(env_id, self.cluster.context))
         scope.artifacts.append_json("kind-reconcile.jsonl", result)

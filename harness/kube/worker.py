@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from greentic.deployer.k8s import naming
 from harness import waits
-from harness.kube.commands import Completed
+from harness.kube.commands import Completed, KindError
 from harness.kube.kubectl import (
     WORKER_CONTAINER,
     ContainerState,
@@ -57,6 +57,11 @@ STOP_TIMEOUT_S = 60.0
 POLL_S = 1.0
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: a refused connection, like a never-Ready pod
 STORE_DIR = "/var/greentic/.greentic/environments"  # the worker's own store in its pod
+NO_SUCH_FILE = "No such file or directory"  # what `cat` (coreutils and busybox) says
+
+
+class EnvFileUnreadable(KindError):
+    """Raised when a file of the worker's store could not be read (which is not "absent")."""
 
 T = TypeVar("T")
 
@@ -205,14 +210,28 @@ class KindWorker:
         return waits.until_exit(self, timing=self._timing(deadline_s)).wait()
 
     def env_file(self, rel: str) -> bytes | None:
-        """A file of the pod's own store via `kubectl exec cat`; None if absent or unreachable."""
+        """A file of the pod's own store via `kubectl exec cat`; None only when `cat` says it
+        does not exist. A read that could not happen (no pod, a crash-looping container that
+        cannot be exec'd into) raises `EnvFileUnreadable`: "absent" must be seen, not assumed,
+        or "no runtime-config.json left behind" could never fail."""
+        path = f"{STORE_DIR}/{self.env_id}/{rel}"
         name = self.pod_name()
         if name is None:
-            return None
-        path = f"{STORE_DIR}/{self.env_id}/{rel}"
+            raise EnvFileUnreadable(
+                f"cannot read {path}: no live pod of `{self.selector}`", hint=self._describe
+            )
         argv = cat_cmd((), self.backend.namespace, name, self.container, path)
         result = self.backend.kubectl(*argv, check=False)
-        return result.stdout.encode() if result.ok else None
+        if result.ok:
+            return result.stdout.encode()
+        said = (result.stderr or result.stdout).strip()
+        if NO_SUCH_FILE in said:
+            return None
+        raise EnvFileUnreadable(
+            f"cannot read {path} in pod {name} (container `{self.container}`): "
+            f"{said.splitlines()[-1][:200] if said else f'exit {result.returncode}'}",
+            hint=f"kubectl -n {self.backend.namespace} describe pod {name}",
+        )
 
     def stop(self) -> int | None:
         """SIGTERM to the worker (PID 1) as kubelet would send it; its exit code, read from the

@@ -16,7 +16,7 @@ from harness import k8s_fixtures as fx
 from harness import rendered, tracks
 from harness.artifacts import Artifacts
 from harness.context import ScenarioContext
-from harness.kube import clusters, kubectl, track
+from harness.kube import kubectl, track
 from harness.kube.kind import KindCluster, kind_load_cmd
 from harness.kube.track import Images, KindBackend, KindTrackError
 from harness.kube.worker import KindWorker
@@ -45,7 +45,6 @@ def env_doc(*, routed: dict[str, int]) -> dict[str, Any]:
 @pytest.fixture
 def backend(cmd: Any, tmp_path: Path) -> KindBackend:
     cluster = KindCluster("gtc-t", run_id="t", workdir=tmp_path, runner=cmd)
-    clusters._LOADED.clear()
     return KindBackend(runner=cmd, cluster=cluster, images=IMAGES, require=lambda t: None)
 
 
@@ -169,10 +168,36 @@ def test_tampering_rolls_the_server_with_other_bytes(
         dist.fail("v2.gtbundle")
 
 
-def test_hits_are_read_from_the_server_log(cmd: Any, backend: KindBackend) -> None:
-    cmd.on(*K, "-n", "gtc-local", "logs", "deployment/gtc-bundle-server",
+def pods_json(*pods: tuple[str, str, bool]) -> str:
+    """`kubectl get pods -o json` of (name, creationTimestamp, terminating) pods."""
+    items = []
+    for name, created, terminating in pods:
+        meta: dict[str, Any] = {"name": name, "creationTimestamp": created}
+        if terminating:
+            meta["deletionTimestamp"] = "2026-01-01T00:05:00Z"
+        items.append({"metadata": meta, "status": {"phase": "Running"}})
+    return json.dumps({"items": items})
+
+
+def test_hits_are_read_from_the_current_rollouts_pod_not_the_old_server(
+    cmd: Any, backend: KindBackend
+) -> None:
+    """Issue #14 defect 4: during a rolled httpd's grace the old pod is Ready longest, so
+    `logs deployment/…` would read it; the new pod (the one that served the new bytes) counts."""
+    selector = "app.kubernetes.io/name=gtc-bundle-server"
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", "-l", selector, "-o", "json",
+           stdout=pods_json(("srv-old", "2026-01-01T00:00:00Z", True),
+                            ("srv-new", "2026-01-01T00:04:00Z", False)))  # fmt: skip
+    cmd.on(*K, "-n", "gtc-local", "logs", "pod/srv-old", stdout="")
+    cmd.on(*K, "-n", "gtc-local", "logs", "deployment/gtc-bundle-server", stdout="")
+    cmd.on(*K, "-n", "gtc-local", "logs", "pod/srv-new", "-c", "httpd",
            stdout="[::ffff:10.244.0.5]:4011: url:/v2.gtbundle\n")  # fmt: skip
     assert track.KindDistributor(backend).hits("v2.gtbundle") == 1
+
+
+def test_no_server_pod_means_no_hits(cmd: Any, backend: KindBackend) -> None:
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=pods_json())
+    assert track.KindDistributor(backend).hits("v2.gtbundle") == 0
 
 
 def test_registry_pulls_are_read_from_the_registry_log(cmd: Any, backend: KindBackend) -> None:
@@ -183,7 +208,8 @@ def test_registry_pulls_are_read_from_the_registry_log(cmd: Any, backend: KindBa
         'level=info msg="response completed" http.request.host="127.0.0.1:40001" '
         "http.request.method=GET http.request.uri=/v2/greentic/bot/blobs/sha256:ab\n"
     )
-    cmd.on(*K, "-n", "gtc-local", "logs", "deployment/gtc-oci-registry", stdout=log)
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=pods_json(("reg-1", "t1", False)))
+    cmd.on(*K, "-n", "gtc-local", "logs", "pod/reg-1", "-c", "registry", stdout=log)
     registry = track.KindRegistry(backend)
     assert registry.authority == authority
     assert registry.pulls("greentic/bot:v1") == 1

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from harness import tracks
-from harness.kube import clusters, kubectl, portforward
+from harness.kube import kubectl, portforward
 from harness.kube import worker as worker_mod
 from harness.kube.commands import Completed
 from harness.kube.kind import KindCluster
 from harness.kube.portforward import PortForwardError
 from harness.kube.track import Images, KindBackend
-from harness.kube.worker import KindWorker
+from harness.kube.worker import EnvFileUnreadable, KindWorker
 from tests.support.kubectl_fakes import FakeForward
 
 REV1, REV2 = "01JAAAAAAAAAAAAAAAAAAAAAA1", "01JAAAAAAAAAAAAAAAAAAAAAA2"
@@ -83,7 +83,6 @@ def forwarder() -> Forwarder:
 @pytest.fixture
 def backend(cmd: Any, tmp_path: Path, forwarder: Forwarder) -> KindBackend:
     cluster = KindCluster("gtc-t", run_id="t", workdir=tmp_path, runner=cmd)
-    clusters._LOADED.clear()
     return KindBackend(
         runner=cmd, cluster=cluster, images=IMAGES, require=lambda t: None, spawn=forwarder
     )
@@ -315,3 +314,47 @@ def test_the_kind_worker_is_a_pod_worker(
     assert forwarder.spawned == [kubectl.port_forward_cmd(K, "gtc-local", "w1", 8080)]
     backend._exit(None, None, None)  # the run's end closes that forward
     assert forwarder.procs[0].terminated
+
+
+# -- reading the pod's store (issue #14 defect 5) ----------------------------------------------
+
+
+def crash_looping_worker(cmd: Any, backend: KindBackend) -> KindWorker:
+    sel = f"greentic.ai/revision={REV2}"
+    looping = pod("gtc-worker-x-1", running=False, waiting="CrashLoopBackOff", last_exit=1)
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", "-l", sel, stdout=json.dumps({"items": [looping]}))
+    return KindWorker(backend, "local", REV2, expect_exit=True)
+
+
+STORE = "/var/greentic/.greentic/environments/local"
+
+
+def test_absent_is_what_cat_says_not_a_failed_exec(cmd: Any, backend: KindBackend) -> None:
+    worker = crash_looping_worker(cmd, backend)
+    cmd.on(*K, "-n", "gtc-local", "exec", "gtc-worker-x-1", "-c", "worker", "--", "cat",
+           f"{STORE}/runtime-config.json", rc=1,
+           stderr=f"cat: {STORE}/runtime-config.json: No such file or directory\n")  # fmt: skip
+    assert worker.env_file("runtime-config.json") is None
+
+
+def test_a_crash_looping_container_that_cannot_be_read_is_not_absent(
+    cmd: Any, backend: KindBackend
+) -> None:
+    worker = crash_looping_worker(cmd, backend)
+    said = 'error: unable to upgrade connection: container not found ("worker")\n'
+    cmd.on(*K, "-n", "gtc-local", "exec", rc=1, stderr=said)
+    pattern = r"cannot read .*runtime-config.json in pod gtc-worker-x-1 .*container not found"
+    with pytest.raises(EnvFileUnreadable, match=pattern):
+        worker.env_file("runtime-config.json")
+
+
+def test_no_pod_at_all_is_unreadable_too(cmd: Any, backend: KindBackend) -> None:
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": []}))
+    with pytest.raises(EnvFileUnreadable, match="no live pod"):
+        KindWorker(backend, "local", REV2).env_file("runtime-config.json")
+
+
+def test_a_present_file_is_its_bytes(cmd: Any, backend: KindBackend) -> None:
+    worker = crash_looping_worker(cmd, backend)
+    cmd.on(*K, "-n", "gtc-local", "exec", stdout='{"a":1}')
+    assert worker.env_file("runtime-config.json") == b'{"a":1}'
