@@ -222,8 +222,10 @@ class KubeCluster:
             with self._translating(f"applying {key}"):
                 answer = self._dyn.server_side_apply(
                     res,
-                    # pre-serialized (JSON is YAML): every client version sends a str as is
-                    body=json.dumps(obj, separators=(",", ":")),
+                    # the object itself, never a pre-serialized str: clients 29.0.0-36.0.3
+                    # json.dumps any apply-patch+yaml body, so a str arrived double-encoded;
+                    # a dict is encoded once by every version (pyproject pins >=37 as well)
+                    body=dict(obj),
                     name=key.name,
                     namespace=key.namespace,
                     field_manager=field_manager,
