@@ -1,4 +1,6 @@
-"""kind itself for the kind track (SPEC §8): the pinned release, cluster names, the cluster config,
+"""Size: pins, names, config, argv builders and KindCluster belong together (one seam).
+
+kind itself for the kind track (SPEC §8): the pinned release, cluster names, the cluster config,
 and `KindCluster`, which creates a cluster with its local registry, loads images and deletes it.
 
 Every command line is built by a pure function (`kind_create_cmd`, …, and the registry recipe's
@@ -155,6 +157,10 @@ def kind_load_cmd(name: str, tag: str) -> list[str]:
     return ["kind", "load", "docker-image", tag, "--name", name]
 
 
+def kind_load_archive_cmd(name: str, archive: Path) -> list[str]:
+    return ["kind", "load", "image-archive", str(archive), "--name", name]
+
+
 def kind_version_cmd() -> list[str]:
     return ["kind", "version"]
 
@@ -305,12 +311,26 @@ class KindCluster(TearDownOnExit):
         return parse_lines(self._must(kind_get_nodes_cmd(self.name)).stdout)
 
     def load_image(self, tag: str) -> None:
-        """`kind load docker-image`: the node's containerd gets the exact local image."""
-        self._must(
-            kind_load_cmd(self.name, tag),
-            timeout=CREATE_TIMEOUT_S,
-            hint=f"is `{tag}` built locally? (`docker image inspect {tag}`)",
+        """`kind load docker-image`: the node's containerd gets the exact local image.
+
+        Docker 29's containerd image store breaks `kind load docker-image` for some images
+        (the saved archive lacks layers the node expects); then `docker save` to a file and
+        `kind load image-archive` it, which does not depend on that store."""
+        first = self.runner.run(kind_load_cmd(self.name, tag), timeout=CREATE_TIMEOUT_S)
+        if first.ok:
+            return
+        archive = self.workdir / f"image-{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.tar"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        hint = f"is `{tag}` built locally? (`docker image inspect {tag}`)"
+        saved = self.runner.run(
+            ["docker", "save", "-o", str(archive), tag], timeout=CREATE_TIMEOUT_S
         )
+        if not saved.ok:  # not a store problem: the image is not there (say what kind said)
+            must(first, hint=hint)
+        try:
+            self._must(kind_load_archive_cmd(self.name, archive), timeout=CREATE_TIMEOUT_S)
+        finally:
+            archive.unlink(missing_ok=True)
 
     def image_ref(self, tag: str) -> str:
         """Provider: `kind load` once per tag; pods name the local tag itself."""

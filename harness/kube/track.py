@@ -235,10 +235,12 @@ class KindBackend:
         for fn in reversed(self._closers):
             fn()
         if self.scope is not None:
+            # node logs for a failed run: an exception, or a check that failed and was recorded
+            # (ScenarioContext.checks) while the scenario went on to return its result
+            checks = getattr(self.scope, "checks", ())
+            failed = exc is not None or any(not c.ok for c in checks)
             dest = self.scope.artifacts.dir / "kind"
-            self.cluster.collect_artifacts(
-                dest, namespaces=[self.namespace], node_logs=exc is not None
-            )
+            self.cluster.collect_artifacts(dest, namespaces=[self.namespace], node_logs=failed)
         return False
 
     def ensure_namespace(self) -> None:

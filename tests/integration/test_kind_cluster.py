@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from harness import k8s_fixtures, preflight
+from harness.artifacts import default_root
 from harness.kube import clusters
 from harness.kube.commands import SubprocessRunner
 from harness.kube.kind import KindCluster
@@ -25,16 +26,20 @@ from harness.kube.local_registry import hosts_dir, hosts_toml
 from harness.kube.portforward import PortForward
 
 pytestmark = [pytest.mark.kind, pytest.mark.slow, pytest.mark.timeout(1800)]
+# under the directory kind.yml uploads (`$GTC_ARTIFACTS`, else <repo>/artifacts), not tmp_path
+ARTIFACTS = default_root(Path(__file__).resolve().parents[2]) / "kind-cluster-tests"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[KindCluster, Any]]:
+def cluster(request: pytest.FixtureRequest) -> Iterator[tuple[KindCluster, Any]]:
     from harness.docker import images
 
     built = images.ensure_all()
     kc = clusters.session_cluster(runner=SubprocessRunner(), registry_image=built.registry)
     clusters.load_once(kc, [built.busybox])
     yield kc, built
+    if request.session.testsfailed:  # this module's failures: the cluster's evidence, node logs too
+        kc.collect_artifacts(ARTIFACTS / "on-failure" / kc.name)
 
 
 @pytest.fixture
@@ -101,12 +106,11 @@ def test_the_port_forward_follows_a_rollout(
         assert pf.restarts and pf.pod != first
 
 
-def test_artifacts_of_a_run_are_collected(
-    cluster: tuple[KindCluster, Any], namespace: str, tmp_path: Path
-) -> None:
+def test_artifacts_of_a_run_are_collected(cluster: tuple[KindCluster, Any], namespace: str) -> None:
     kc, built = cluster
     kc.apply(k8s_fixtures.bundle_server(namespace, {"x": b"x"}, image=built.busybox))
-    written = kc.collect_artifacts(tmp_path, namespaces=[namespace])
-    names = {str(p.relative_to(tmp_path)) for p in written}
+    dest = ARTIFACTS / "collected" / namespace
+    written = kc.collect_artifacts(dest, namespaces=[namespace])
+    names = {str(p.relative_to(dest)) for p in written}
     assert {"get-all.txt", "events.txt", f"{namespace}/describe-pods.txt"} <= names
-    assert any((tmp_path / "kind-logs").rglob("*")), "kind export logs wrote nothing"
+    assert any((dest / "kind-logs").rglob("*")), "kind export logs wrote nothing"

@@ -221,6 +221,7 @@ def test_exit_deletes_unless_keep(cmd: Any, tmp_path: Path) -> None:
 
 def test_load_image_failure_says_which_image(cmd: Any, tmp_path: Path) -> None:
     cmd.on("kind", "load", rc=1, stderr="image: 'x:1' not present locally")
+    cmd.on("docker", "save", rc=1, stderr="reference does not exist")  # so no archive fallback
     with pytest.raises(KindError) as err:
         cluster(cmd, tmp_path).load_image("x:1")
     assert "kind load docker-image x:1 --name gtc-run1" in err.value.message
@@ -307,4 +308,16 @@ def test_reap_deletes_the_runs_clusters_and_labelled_containers(cmd: Any) -> Non
         kind.kind_delete_cmd("gtc-run1-gw0"),
         local_registry.docker_containers_by_label_cmd("run1"),
         local_registry.docker_rm_cmd("c0ffee"),
+    ]
+
+
+def test_a_broken_kind_load_falls_back_to_an_image_archive(cmd: Any, tmp_path: Path) -> None:
+    """Docker 29's containerd image store breaks `kind load docker-image` for some images."""
+    cmd.on("kind", "load", "docker-image", rc=1, stderr="ctr: content digest sha256:ab: not found")
+    kc = cluster(cmd, tmp_path)
+    kc.load_image("gtc-runtime:abc")
+    archive = str(tmp_path / "work" / "image-gtc-runtime_abc.tar")
+    assert cmd.argvs()[-2:] == [
+        ["docker", "save", "-o", archive, "gtc-runtime:abc"],
+        ["kind", "load", "image-archive", archive, "--name", NAME],
     ]

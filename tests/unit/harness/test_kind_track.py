@@ -4,6 +4,7 @@ against a scripted kubectl (the worker: test_kind_worker.py; the demo verbs: tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,8 +16,9 @@ import yaml
 from harness import k8s_fixtures as fx
 from harness import rendered, tracks
 from harness.artifacts import Artifacts
-from harness.context import ScenarioContext
+from harness.context import CheckFailed, ScenarioContext
 from harness.kube import kubectl, track
+from harness.kube.commands import KindError
 from harness.kube.kind import KindCluster, kind_load_cmd
 from harness.kube.track import Images, KindBackend, KindTrackError
 from harness.kube.worker import KindWorker
@@ -278,6 +280,43 @@ def test_a_failed_run_also_exports_the_node_logs(
         raise RuntimeError("check failed")
     assert any(a[:3] == ["kind", "export", "logs"] for a in cmd.argvs())
     assert (tmp_path / "art" / "kind" / "commands.tsv").is_file()
+
+
+def test_a_failed_check_without_an_exception_exports_the_node_logs_too(
+    cmd: Any, backend: KindBackend, tmp_path: Path
+) -> None:
+    """Issue #14 defect 6: a scenario records a failed check and returns its result; the
+    run's node logs must be collected all the same."""
+    with ExitStack() as stack:
+        ctx = context(tmp_path, stack)
+        backend.serve_bundles(ctx, tmp_path)
+        with contextlib.suppress(CheckFailed):
+            ctx.check("served the bundle", False, "0 hits")
+    assert any(a[:3] == ["kind", "export", "logs"] for a in cmd.argvs())
+
+
+def test_a_failed_kind_create_writes_the_node_logs(cmd: Any, tmp_path: Path) -> None:
+    cmd.on("kind", "create", "cluster", rc=1, stderr="ERROR: failed to create cluster: boom")
+    art = tmp_path / "art"
+    kc = KindCluster("gtc-t", run_id="t", workdir=tmp_path, runner=cmd, artifacts=art)
+    with pytest.raises(KindError, match="boom") as info:
+        kc.create()
+    export = ["kind", "export", "logs", str(art / "kind-logs"), "--name", "gtc-t"]
+    assert export in cmd.argvs()
+    assert (art / "commands.tsv").is_file()
+    assert any("kind node logs" in note for note in info.value.__notes__)
+
+
+def test_a_failed_registry_wiring_writes_the_node_logs(cmd: Any, tmp_path: Path) -> None:
+    cmd.on("kind", "get", "nodes", rc=1, stderr="no nodes")
+    art = tmp_path / "art"
+    kc = KindCluster(
+        "gtc-t", run_id="t", workdir=tmp_path, runner=cmd, artifacts=art,
+        registry_image="gtc-registry:abc", registry_port=41234,
+    )  # fmt: skip
+    with pytest.raises(KindError, match="no nodes"):
+        kc.create()
+    assert ["kind", "export", "logs", str(art / "kind-logs"), "--name", "gtc-t"] in cmd.argvs()
 
 
 def test_env_vars_other_than_insecure_registries_cannot_reach_a_rendered_pod(
