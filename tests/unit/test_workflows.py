@@ -1,6 +1,6 @@
 """The GitHub workflows validate against the workflow schema (check-jsonschema's built-in copy,
 offline) and keep their promises: pinned actions, the pinned kind binary and node image equal to
-harness/kind.py's, `pytest -m kind -n 2`, artifacts uploaded only on failure."""
+harness/kind.py's, `pytest -m kind -n 2`, every artifact uploaded, `kind export logs` on any failure, `kind load` guarded."""
 
 from __future__ import annotations
 
@@ -98,12 +98,31 @@ def test_kind_workflow_pins_exactly_what_the_harness_pins() -> None:
     assert "releases/download/${KIND_VERSION}/kind-linux-amd64" in text
 
 
-def test_kind_workflow_runs_the_kind_marker_in_parallel_and_uploads_on_failure() -> None:
+def test_kind_workflow_runs_the_kind_marker_in_parallel_and_uploads_every_artifact() -> None:
     doc = load(KIND)
     job = doc["jobs"]["kind-track"]
     assert job["env"]["GTC_REQUIRE_KIND"] == "1"
+    assert job["env"]["GTC_ARTIFACTS"] == "${{ github.workspace }}/artifacts"
     assert "python -m pytest -m kind -n 2" in runs(doc)
     uploads = [s for s in steps(doc) if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert len(uploads) == 1
-    assert uploads[0]["if"] == "failure()"
+    assert uploads[0]["if"] == "always()"  # passing runs' evidence too
     assert uploads[0]["with"]["path"] == "artifacts/"
+
+
+def test_kind_workflow_exports_node_logs_on_any_failure_before_upload_and_cleanup() -> None:
+    names = [s.get("name", "") for s in steps(load(KIND))]
+    export = next(s for s in steps(load(KIND)) if s.get("name", "").startswith("kind export"))
+    assert export["if"] == "failure()"
+    assert 'kind export logs "artifacts/kind-export-logs/$c" --name "$c"' in export["run"]
+    assert "kind get clusters" in export["run"]
+    at = names.index(export["name"])
+    assert at < next(i for i, n in enumerate(names) if n.startswith("upload artifacts"))
+    assert at < names.index("delete leftover clusters")
+
+
+def test_kind_workflow_guards_kind_load_against_the_containerd_image_store() -> None:
+    guard = next(s for s in steps(load(KIND)) if s.get("name", "").startswith("guard kind load"))
+    assert '"containerd-snapshotter": false' in guard["run"]
+    names = [s.get("name", "") for s in steps(load(KIND))]
+    assert names.index(guard["name"]) < names.index("kind track")
