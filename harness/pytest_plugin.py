@@ -2,11 +2,11 @@
 
 Registered by the repository's top-level `conftest.py` (`pytest_plugins`) and, for projects
 that install this one, by the `pytest11` entry point `harness.pytest_plugin` (the same name,
-so both at once register it once). Options: `--track`, `--kube-context`, `--cluster-name`,
-`--keep-cluster` (pytest-kind's), `--artifacts-dir`. Each test is one run with its own run id,
-artifacts and store (`harness.testing.open_run`), so the fixtures are the track backends the
-scenarios use. Markers `docker`, `kind`, `net`, `slow` are gated here (GTC_REQUIRE_DOCKER=1 /
-GTC_REQUIRE_KIND=1 turn a missing engine or kind into a failure instead of a skip).
+so both at once register it once). Options: `--track`, `--kube-context`, `--image-registry`,
+`--cluster-name`, `--keep-cluster` (pytest-kind's), `--artifacts-dir`. Each test is one run
+with its own run id, artifacts and store (`harness.testing.open_run`), so the fixtures are the
+track backends the scenarios use. Markers `docker`, `kind`, `net`, `slow` are gated here
+(GTC_REQUIRE_DOCKER=1 / GTC_REQUIRE_KIND=1 turn a missing engine or kind into a failure).
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--kube-context",
         metavar="CTX",
         help="run against this existing cluster (kubeconfig context) instead of creating one",
+    )
+    group.addoption(
+        "--image-registry",
+        metavar="HOST[/PREFIX]",
+        help="with --kube-context: where the harness pushes the images the cluster pulls",
     )
     group.addoption(
         "--cluster-name",
@@ -276,23 +281,32 @@ def worker(
 
 
 @pytest.fixture(scope="session")
-def cluster(pytestconfig: pytest.Config) -> ClusterHandle:
-    """The selected cluster: `--kube-context CTX`, else the kind cluster of this process
+def cluster(pytestconfig: pytest.Config) -> Iterator[ClusterHandle]:
+    """The selected cluster: `--kube-context CTX` (the `existing` provider: checked reachable
+    in seconds, images pushed to `--image-registry`), else this process's kind cluster
     (`--cluster-name` to share one). Skips without kubectl (or kind)."""
     from harness.kube.commands import SubprocessRunner
+    from harness.kube.providers import ClusterOptions, provider_for
 
+    runner = SubprocessRunner()
     context = pytestconfig.getoption("kube_context")
     if context:
         if shutil.which("kubectl") is None:
             pytest.skip("the cluster fixture needs kubectl on PATH")
-        return ClusterHandle.of_context(context, runner=SubprocessRunner())
+        options = ClusterOptions(
+            kube_context=context, image_registry=pytestconfig.getoption("image_registry")
+        )
+        with provider_for(options, runner=runner) as existing:
+            yield ClusterHandle(existing, runner)
+        return
     _require_track_tools("kind")
     from harness.docker import images
     from harness.kube import clusters
 
     built = images.ensure_all()
-    kind = clusters.session_cluster(runner=SubprocessRunner(), registry_image=built.registry)
-    return ClusterHandle.of_kind(kind)
+    yield ClusterHandle(
+        clusters.session_cluster(runner=runner, registry_image=built.registry), runner
+    )
 
 
 @pytest.fixture

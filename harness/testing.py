@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +22,12 @@ from harness.artifacts import Artifacts, default_root
 from harness.context import REPO_ROOT, ScenarioContext, new_run_id
 from harness.errors import HarnessError
 from harness.kube.commands import Completed, Runner, must
-from harness.kube.kind import KindCluster
 from harness.op import Gtc
 from harness.tracks import INSECURE_ENV, WorkerBackend
 
 if TYPE_CHECKING:
     from harness.distributor import Distributor
+    from harness.kube.providers import Provider
     from harness.registry import Registry
 
 FIXTURES_DIR = REPO_ROOT / "fixtures" / "bundles"
@@ -134,45 +134,30 @@ class OciSource:
 
 @dataclass
 class ClusterHandle:
-    """The selected cluster as a test uses it, whatever provides it. Example::
+    """The selected cluster as a test uses it, whatever provider made it. Example::
 
     cluster.kubectl("get", "nodes")
+    ref = cluster.load_image("greentic-runtime:3f2a")  # the ref a pod names
     with cluster.port_forward("app=web", 8080, namespace="demo") as url:
         httpx.get(url + "/healthz")
     """
 
-    context: str
-    kubectl_prefix: Sequence[str]  # `kubectl [--kubeconfig F] --context C`
+    provider: Provider
     runner: Runner
-    loader: Callable[[str], None]
 
-    @classmethod
-    def of_kind(cls, kind: KindCluster) -> ClusterHandle:
-        """A kind cluster: images go in with `kind load docker-image` (once per tag)."""
-        from harness.kube.clusters import load_once
-
-        return cls(kind.context, kind.kubectl_argv(), kind.runner, lambda t: load_once(kind, [t]))
-
-    @classmethod
-    def of_context(cls, context: str, *, runner: Runner) -> ClusterHandle:
-        """An existing cluster named by its kubeconfig context (`--kube-context`)."""
-
-        def cannot_load(tag: str) -> None:
-            raise HarnessError(
-                f"cannot load image {tag} into context `{context}`: only kind clusters take "
-                "local images\nHint: push it to a registry the cluster pulls from and use that ref"
-            )
-
-        return cls(context, ["kubectl", "--context", context], runner, cannot_load)
+    @property
+    def context(self) -> str:
+        return self.provider.context
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> Completed:
         """`kubectl --context … ARGS`; raises with kubectl's message when `check` and it fails."""
-        result = self.runner.run([*self.kubectl_prefix, *args], timeout=120.0, input=input)
+        result = self.runner.run(self.provider.kubectl_argv(*args), timeout=120.0, input=input)
         return must(result) if check else result
 
-    def load_image(self, tag: str) -> None:
-        """Make a local image pullable by the cluster's nodes."""
-        self.loader(tag)
+    def load_image(self, tag: str) -> str:
+        """Make a local image pullable by the cluster (kind: `kind load`; an existing cluster:
+        pushed to `--image-registry`); the ref a pod spec names."""
+        return self.provider.image_ref(tag)
 
     @contextmanager
     def port_forward(self, selector: str, port: int, *, namespace: str) -> Iterator[str]:
@@ -180,7 +165,6 @@ class ClusterHandle:
         rollouts; stopped when the block ends."""
         from harness.kube.portforward import PortForward
 
-        with PortForward(
-            list(self.kubectl_prefix), namespace, selector, port, runner=self.runner
-        ) as forward:
+        argv = self.provider.kubectl_argv()
+        with PortForward(argv, namespace, selector, port, runner=self.runner) as forward:
             yield forward.url()

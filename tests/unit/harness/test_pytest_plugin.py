@@ -14,6 +14,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.kube.commands import Completed
+from harness.kube.providers import ClusterOptions, provider_for
 from harness.testing import ClusterHandle, fixture_bundle_path, load_scenario
 
 REPO = Path(__file__).resolve().parents[3]
@@ -223,7 +224,7 @@ def test_an_unknown_scenario_names_the_known_ones() -> None:
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: list[tuple[list[str], str | None]] = []
+        self.calls: list[list[str]] = []
 
     def run(
         self,
@@ -233,17 +234,18 @@ class Recorder:
         input: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Completed:
-        self.calls.append((list(argv), input))
+        self.calls.append(list(argv))
         return Completed(tuple(argv), 1 if "fail" in argv else 0, "out", "boom")
 
 
 def test_an_existing_clusters_handle_runs_kubectl_on_its_context() -> None:
     runner = Recorder()
-    handle = ClusterHandle.of_context("prod-like", runner=runner)
+    options = ClusterOptions(kube_context="prod-like", image_registry="reg.example:5000/t")
+    handle = ClusterHandle(provider_for(options, runner=runner), runner)
+    assert handle.context == "prod-like"
     assert handle.kubectl("get", "nodes").stdout == "out"
-    assert runner.calls == [(["kubectl", "--context", "prod-like", "get", "nodes"], None)]
+    assert runner.calls[-1][-3:] == ["prod-like", "get", "nodes"]
     assert handle.kubectl("fail", check=False).returncode == 1
     with pytest.raises(HarnessError, match=r"failed .*boom"):
         handle.kubectl("fail")
-    with pytest.raises(HarnessError, match=r"cannot load image x:1 into context `prod-like`"):
-        handle.load_image("x:1")
+    assert handle.load_image("greentic-runtime:1").startswith("reg.example:5000/t/")
