@@ -1,6 +1,7 @@
 """The GitHub workflows validate against the workflow schema (check-jsonschema's built-in copy,
 offline) and keep their promises: pinned actions, the pinned kind binary and node image equal to
-harness/kind.py's, `pytest -m kind -n 2`, every artifact uploaded, `kind export logs` on any failure, `kind load` guarded."""
+harness/kind.py's, `pytest -m kind -n 2`, every artifact uploaded, `kind export logs` on any
+failure, `kind load` guarded."""
 
 from __future__ import annotations
 
