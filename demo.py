@@ -2,9 +2,8 @@
 
 Every scenario in scenarios/ is a verb, run through `harness.runner` (the same entry pytest
 uses) on `--track` or the first track that has what it needs; `COMMANDS` adds the verbs that
-are not scenarios and `NOT_YET` names the SPEC §9 verbs this checkout does not have. This file
-only parses, prints and calls the harness; `repro [<name>]` lists or runs the
-troubleshooting repros (scenarios/_repro.catalog: every `repro-*` module with a `ROW`). Each
+are not scenarios. This file only parses, prints and calls the harness; `repro [<name>]`
+lists or runs the troubleshooting repros (scenarios/_repro.catalog: every `repro-*` module with a `ROW`). Each
 assertion prints a green line; a failure prints its cause and the next step on one line, never
 a traceback. Exit code: 0 when the verb did
 what it says, else 1 (a scenario the chosen track cannot host prints SKIP and exits 1).
@@ -243,8 +242,6 @@ def verb_list(opts: Options) -> int:
     for name, (_, text) in sorted(COMMANDS.items()):
         if name not in scenarios.names():
             print(f"  {name:<18} {text}")
-    for name, text in sorted(not_yet().items()):
-        print(dim(f"  {name:<18} {text} (not available yet)"))
     return 0
 
 
@@ -303,17 +300,6 @@ COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
     "doctor": (verb_doctor, "preflight: python deps, docker, kind/kubectl, context, pod network"),
 }
 
-# verbs SPEC §9 names that this checkout does not have yet → what they will do.
-NOT_YET: dict[str, str] = {
-    "tunnel": "worker behind a (fake) cloudflared tunnel with Telegram webhooks",
-}
-
-
-def not_yet() -> dict[str, str]:
-    """`NOT_YET` less the verbs that have since become scenarios or commands."""
-    have = {*COMMANDS, *scenarios.names()}
-    return {verb: text for verb, text in NOT_YET.items() if verb not in have}
-
 
 def parse(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(
@@ -347,9 +333,6 @@ def handler_for(verb: str) -> Callable[[Options], int] | str:
         return COMMANDS[verb][0]
     if verb in scenarios.names():
         return verb_scenario
-    if verb in NOT_YET:
-        why = f"`{verb}` is not available in this checkout yet ({NOT_YET[verb]})"
-        return f"{why} — next: {listing} what runs today"
     return f"unknown verb `{verb}` — next: {listing} every verb"
 
 
