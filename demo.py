@@ -2,11 +2,11 @@
 
 Every scenario in scenarios/ is a verb, run through `harness.runner` (the same entry pytest
 uses) on `--track` or the first track that has what it needs; `COMMANDS` adds the verbs that
-are not scenarios. This file only parses, prints and calls the harness; `repro [<name>]`
-lists or runs the troubleshooting repros (scenarios/_repro.catalog: every `repro-*` module with a `ROW`). Each
-assertion prints a green line; a failure prints its cause and the next step on one line, never
-a traceback. Exit code: 0 when the verb did
-what it says, else 1 (a scenario the chosen track cannot host prints SKIP and exits 1).
+are not scenarios. `repro [<name>]` lists or runs the troubleshooting repros
+(scenarios/_repro.catalog: every `repro-*` module with a `ROW`). This file only parses, prints
+and calls the harness. Each assertion prints a green line; a failure prints its cause and the
+next step on one line, never a traceback. Exit code: 0 when the verb did what it says, else 1
+(a scenario the chosen track cannot host prints SKIP and exits 1).
 """
 
 from __future__ import annotations
