@@ -54,10 +54,12 @@ KUBE_COMMANDS = (
     "kubelet",
     "kube-proxy",
 )
+# Build order: what a control-plane smoke test needs (apiserver, etcd, kubectl) comes first.
 TARGETS: tuple[Target, ...] = (
-    *(Target(name, f"k8s.io/kubernetes/cmd/{name}", "kubernetes") for name in KUBE_COMMANDS),
-    Target("kubectl", "k8s.io/kubernetes/cmd/kubectl", "kubernetes", ("version", "--client")),
+    Target("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", "kubernetes"),
     Target("etcd", "go.etcd.io/etcd/server/v3", "etcd"),
+    Target("kubectl", "k8s.io/kubernetes/cmd/kubectl", "kubernetes", ("version", "--client")),
+    *(Target(name, f"k8s.io/kubernetes/cmd/{name}", "kubernetes") for name in KUBE_COMMANDS[1:]),
     Target("coredns", "github.com/coredns/coredns", "coredns", ("-version",)),
 )
 

@@ -2,9 +2,10 @@
 
 `python -m harness.kube.local.controlplane [--version v1.33.13] [--dir D] [--keep]` generates the
 PKI (`pki`), starts etcd (plain HTTP, loopback only) and the apiserver (TLS, client-cert auth,
-RBAC, service-account keys), waits for /readyz, prints `kubectl version`, then stops both unless
-`--keep` (then it waits for Ctrl-C). argv and kubeconfig builders are pure, for the unit tests.
-Not yet: controller-manager, scheduler, kubelet, containerd (see docs/local-cluster.md).
+RBAC, service-account keys), waits for /readyz, starts the controller-manager and scheduler,
+prints `kubectl version`, then stops them all unless `--keep` (then it waits for Ctrl-C). argv
+and kubeconfig builders are pure, for the unit tests. Not yet: kubelet, containerd, CNI,
+kube-proxy, CoreDNS (see docs/local-cluster.md).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,8 @@ class Ports:
     etcd_client: int
     etcd_peer: int
     apiserver: int
+    controller_manager: int = 0
+    scheduler: int = 0
 
 
 def etcd_argv(binary: Path, data_dir: Path, ports: Ports) -> list[str]:
@@ -84,10 +89,47 @@ def apiserver_argv(
     ]
 
 
+def controller_manager_argv(
+    binary: Path, files: pki.ControlPlanePki, config: Path, port: int
+) -> list[str]:
+    """kube-controller-manager: per-controller service accounts, signs with our CA."""
+    return [
+        str(binary),
+        f"--kubeconfig={config}",
+        f"--authentication-kubeconfig={config}",
+        f"--authorization-kubeconfig={config}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={port}",
+        "--leader-elect=false",
+        "--use-service-account-credentials=true",
+        f"--service-account-private-key-file={files.sa_key}",
+        f"--root-ca-file={files.ca}",
+        f"--cluster-signing-cert-file={files.ca}",
+        f"--cluster-signing-key-file={files.ca_key}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--profiling=false",
+    ]
+
+
+def scheduler_argv(binary: Path, config: Path, port: int) -> list[str]:
+    """kube-scheduler with the default profile."""
+    return [
+        str(binary),
+        f"--kubeconfig={config}",
+        f"--authentication-kubeconfig={config}",
+        f"--authorization-kubeconfig={config}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={port}",
+        "--leader-elect=false",
+        "--profiling=false",
+    ]
+
+
 def kubeconfig(
-    server: str, files: pki.ControlPlanePki, *, name: str = "greentic-local"
+    server: str, files: pki.ControlPlanePki, *, user: str = "admin", name: str = "greentic-local"
 ) -> dict[str, Any]:
-    """An admin kubeconfig that points at the files (no secrets copied into it)."""
+    """A kubeconfig for one of pki.CLIENTS that points at the files (no key copied into it)."""
+    cert, key = files.client(user)
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -96,14 +138,11 @@ def kubeconfig(
         ],
         "users": [
             {
-                "name": "admin",
-                "user": {
-                    "client-certificate": str(files.admin_cert),
-                    "client-key": str(files.admin_key),
-                },
+                "name": user,
+                "user": {"client-certificate": str(cert), "client-key": str(key)},
             }
         ],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": "admin"}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": user}}],
         "current-context": name,
     }
 
@@ -116,29 +155,54 @@ class Running:
     server: str
 
 
+def _config(directory: Path, server: str, files: pki.ControlPlanePki, user: str) -> Path:
+    path = directory / ("kubeconfig" if user == "admin" else f"{user}.kubeconfig")
+    path.write_text(yaml.safe_dump(kubeconfig(server, files, user=user), sort_keys=False))
+    return path
+
+
 @contextlib.contextmanager
 def control_plane(bin_dir: Path, directory: Path) -> Iterator[Running]:
-    """Start etcd, then the apiserver; wait for /readyz. Both stop on exit, even a failed start."""
+    """etcd, the apiserver (until /readyz), then controller-manager and scheduler.
+
+    Every process is stopped on exit, in reverse order, even after a failed start.
+    """
     files = pki.write_control_plane(directory / "pki")
-    ports = Ports(free_port(), free_port(), free_port())
+    ports = Ports(*(free_port() for _ in range(5)))
     logs = directory / "logs"
     server = f"https://{LOOPBACK}:{ports.apiserver}"
-    config = directory / "kubeconfig"
-    config.write_text(yaml.safe_dump(kubeconfig(server, files), sort_keys=False))
-    env = dict(os.environ)
-    etcd = ManagedProcess(
-        etcd_argv(bin_dir / "etcd", directory / "etcd", ports), env=env, logs_dir=logs, name="etcd"
-    )
-    apiserver = ManagedProcess(
+    admin = _config(directory, server, files, "admin")
+
+    def process(name: str, argv: list[str]) -> ManagedProcess:
+        return ManagedProcess(argv, env=dict(os.environ), logs_dir=logs, name=name)
+
+    etcd = process("etcd", etcd_argv(bin_dir / "etcd", directory / "etcd", ports))
+    apiserver = process(
+        "kube-apiserver",
         apiserver_argv(bin_dir / "kube-apiserver", files, ports, directory / "apiserver-certs"),
-        env=env,
-        logs_dir=logs,
-        name="kube-apiserver",
     )
-    with etcd, apiserver:
-        transport = httpx.HTTPTransport(
-            verify=str(files.ca), cert=(str(files.admin_cert), str(files.admin_key))
-        )
+    controllers = process(
+        "kube-controller-manager",
+        controller_manager_argv(
+            bin_dir / "kube-controller-manager",
+            files,
+            _config(directory, server, files, "controller-manager"),
+            ports.controller_manager,
+        ),
+    )
+    scheduler = process(
+        "kube-scheduler",
+        scheduler_argv(
+            bin_dir / "kube-scheduler",
+            _config(directory, server, files, "scheduler"),
+            ports.scheduler,
+        ),
+    )
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(etcd)
+        stack.enter_context(apiserver)
+        cert, key = files.client("admin")
+        transport = httpx.HTTPTransport(verify=str(files.ca), cert=(str(cert), str(key)))
         waits.until_http(
             f"{server}/readyz",
             timing=waits.Timing(timeout=READY_TIMEOUT_S, interval=0.5),
@@ -146,7 +210,18 @@ def control_plane(bin_dir: Path, directory: Path) -> Iterator[Running]:
             transport=transport,
             hint=f"read {logs}/kube-apiserver.stderr.log and etcd.stderr.log",
         ).status(200)
-        yield Running(config, server)
+        stack.enter_context(controllers)
+        stack.enter_context(scheduler)
+        yield Running(admin, server)
+
+
+def _wait_for_stop() -> None:
+    """Until SIGINT or SIGTERM (a background job ignores SIGINT, so both are caught here)."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,8 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={running.kubeconfig}"]
             subprocess.run([*kubectl, "version"], check=False, timeout=30)
             if args.keep:
-                with contextlib.suppress(KeyboardInterrupt):
-                    subprocess.run(["sleep", "infinity"], check=False)
+                _wait_for_stop()
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

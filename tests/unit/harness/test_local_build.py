@@ -270,3 +270,26 @@ def test_kubeconfig_points_at_the_files_and_holds_no_key_material(tmp_path: Path
     assert config["clusters"][0]["cluster"]["certificate-authority"] == str(files.ca)
     assert config["users"][0]["user"]["client-key"] == str(files.admin_key)
     assert "PRIVATE KEY" not in json.dumps(config)
+
+
+def test_controller_manager_and_scheduler_use_their_own_identities(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    files = pki.write_control_plane(tmp_path)
+    cert, _key = files.client("controller-manager")
+    subject = x509.load_pem_x509_certificate(cert.read_bytes()).subject
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
+        "system:kube-controller-manager"
+    )
+    config = controlplane.kubeconfig("https://127.0.0.1:1", files, user="scheduler")
+    assert config["users"][0]["user"]["client-certificate"].endswith("scheduler.crt")
+    with pytest.raises(ValueError, match="no client cert 'kubelet'"):
+        files.client("kubelet")
+    kcm = controlplane.controller_manager_argv(tmp_path / "kcm", files, tmp_path / "k.cfg", 10257)
+    assert f"--cluster-signing-key-file={files.ca_key}" in kcm
+    assert f"--service-account-private-key-file={files.sa_key}" in kcm
+    assert "--bind-address=127.0.0.1" in kcm and "--secure-port=10257" in kcm
+    scheduler = controlplane.scheduler_argv(tmp_path / "sched", tmp_path / "s.cfg", 10259)
+    assert "--kubeconfig=" + str(tmp_path / "s.cfg") in scheduler
+    assert "--bind-address=127.0.0.1" in scheduler
