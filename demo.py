@@ -313,7 +313,17 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--variant", help="scenario variant, e.g. http | oci for host-pull")
     parser.add_argument("--keep", action="store_true", help="leave what the run started running")
     parser.add_argument("--artifacts", type=Path, help="artifacts root (default: ./artifacts)")
+    parser.add_argument(
+        "--kube-context", metavar="CTX", help="kind track: run on this existing cluster instead"
+    )
+    parser.add_argument(
+        "--image-registry", metavar="HOST[/PREFIX]", help="with --kube-context: push images here"
+    )
     ns = parser.parse_intermixed_args(argv)
+    if ns.kube_context or ns.image_registry:  # harness.kube.clusters reads them from here
+        from harness.kube import verbs as kind_track
+
+        kind_track.select_cluster(ns.kube_context, ns.image_registry)
     return Options(
         verb=ns.verb or "",
         args=list(ns.args),

@@ -3,7 +3,10 @@
 Registered by the repository's top-level `conftest.py` (`pytest_plugins`) and, for projects
 that install this one, by the `pytest11` entry point `harness.pytest_plugin` (the same name,
 so both at once register it once). Options: `--track`, `--kube-context`, `--image-registry`,
-`--cluster-name`, `--keep-cluster` (pytest-kind's), `--artifacts-dir`. Each test is one run
+`--cluster-name`, `--keep-cluster` (pytest-kind's), `--artifacts-dir`; each is exported as a
+`GTC_*` variable (`OPTION_ENV`), so scenario runs and xdist workers use the same cluster. With
+`--kube-context` a cluster test fails at set-up, in seconds, with one line when the context
+does not answer. Each test is one run
 with its own run id, artifacts and store (`harness.testing.open_run`), so the fixtures are the
 track backends the scenarios use. Markers `docker`, `kind`, `net`, `slow` are gated here
 (GTC_REQUIRE_DOCKER=1 / GTC_REQUIRE_KIND=1 turn a missing engine or kind into a failure).
@@ -23,6 +26,8 @@ import pytest
 
 from harness import tracks
 from harness.context import ScenarioContext, ScenarioResult
+from harness.kube.clusters import CLUSTER_ENV, CONTEXT_ENV, REGISTRY_ENV
+from harness.kube.providers import KEPT_CLUSTER, ClusterOptions, kind_cluster_name
 from harness.op import Gtc, operator_env
 from harness.testing import (
     BundleServer,
@@ -41,14 +46,17 @@ MARKERS = {
     "slow": "takes more than a few seconds",
 }
 DEFAULT_TRACK = "host"
-KEPT_CLUSTER = "gtc-pytest"  # the cluster --keep-cluster keeps when --cluster-name is not given
-# options the harness reads from the environment (so scenario subprocesses and xdist workers
-# see them too): option dest → variable
+# options the harness reads from the environment (so scenario runs, subprocesses and xdist
+# workers see them too): option dest → variable. harness.kube.clusters.cluster_options reads
+# the cluster ones (the one place they become ClusterOptions).
 OPTION_ENV = {
     "artifacts_dir": "GTC_ARTIFACTS",  # harness.artifacts.default_root
-    "cluster_name": "GTC_KIND_CLUSTER",  # harness.kube.clusters: a named, shared cluster
+    "cluster_name": CLUSTER_ENV,  # a named kind cluster (also what --keep-cluster keeps)
+    "kube_context": CONTEXT_ENV,  # the `existing` provider on this context
+    "image_registry": REGISTRY_ENV,  # where that provider pushes the images
 }
 _PREEXISTING = pytest.StashKey[bool]()  # did the named cluster exist before this session?
+_UNREACHABLE = pytest.StashKey[str]()  # --kube-context's one-line failure ("" = reachable)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,8 +87,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--keep-cluster",
         action="store_true",
-        help=f"keep the kind cluster after the session (named `{KEPT_CLUSTER}` without "
-        "--cluster-name), for the next run to reuse",
+        help=f"keep the kind cluster after the session for the next run to reuse (a kept "
+        f"cluster always has a name: --cluster-name, else `{KEPT_CLUSTER}`)",
     )
     group.addoption(
         "--artifacts-dir",
@@ -92,8 +100,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
-    if config.getoption("keep_cluster") and not config.getoption("cluster_name"):
-        config.option.cluster_name = KEPT_CLUSTER
+    chosen = ClusterOptions(
+        cluster_name=config.getoption("cluster_name"), keep_cluster=config.getoption("keep_cluster")
+    )
+    config.option.cluster_name = kind_cluster_name(chosen)  # the providers' one naming rule
     for dest, variable in OPTION_ENV.items():
         value = config.getoption(dest)
         if value:
@@ -138,8 +148,28 @@ def docker_available() -> bool:
     return done.returncode == 0
 
 
-def kind_available() -> bool:
-    return shutil.which("kind") is not None and shutil.which("kubectl") is not None
+def kind_available(kube_context: str | None = None) -> bool:
+    """kubectl, and kind unless the cluster is an existing one (`--kube-context`)."""
+    has_kind = kube_context is not None or shutil.which("kind") is not None
+    return has_kind and shutil.which("kubectl") is not None
+
+
+def unreachable(config: pytest.Config) -> str:
+    """`--kube-context`'s one-line failure when its API server does not answer in seconds,
+    else "" (checked once per session, before the first cluster test builds anything)."""
+    context = config.getoption("kube_context")
+    if not context:
+        return ""
+    if _UNREACHABLE not in config.stash:
+        from harness.kube.commands import ClusterUnreachable, SubprocessRunner
+        from harness.kube.kind import check_reachable
+
+        try:
+            check_reachable(SubprocessRunner(), context, None)
+            config.stash[_UNREACHABLE] = ""
+        except ClusterUnreachable as exc:
+            config.stash[_UNREACHABLE] = str(exc)
+    return config.stash[_UNREACHABLE]
 
 
 def required(variable: str) -> bool:
@@ -148,6 +178,7 @@ def required(variable: str) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markexpr = config.getoption("-m") or ""
+    context = config.getoption("kube_context")
     has_docker: bool | None = None
     for item in items:
         if "net" in item.keywords and "net" not in markexpr:
@@ -155,8 +186,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "kind" in item.keywords:
             if "kind" not in markexpr:
                 item.add_marker(pytest.mark.skip(reason="kind track: run with pytest -m kind"))
-            elif not kind_available() and not required("GTC_REQUIRE_KIND"):
-                item.add_marker(pytest.mark.skip(reason="kind/kubectl not on PATH"))
+            elif not kind_available(context) and not required("GTC_REQUIRE_KIND"):
+                tools = "kubectl" if context else "kind/kubectl"
+                item.add_marker(pytest.mark.skip(reason=f"{tools} not on PATH"))
         if "docker" in item.keywords:
             if has_docker is None:
                 has_docker = docker_available()
@@ -168,8 +200,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """With GTC_REQUIRE_DOCKER=1 a docker test fails (not skips) when no engine answers."""
     if "docker" in item.keywords and required("GTC_REQUIRE_DOCKER") and not docker_available():
         pytest.fail("GTC_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
-    if "kind" in item.keywords and required("GTC_REQUIRE_KIND") and not kind_available():
+    context = item.config.getoption("kube_context")
+    if "kind" in item.keywords and required("GTC_REQUIRE_KIND") and not kind_available(context):
         pytest.fail("GTC_REQUIRE_KIND=1 but kind or kubectl is not on PATH")
+    if "kind" in item.keywords and (failure := unreachable(item.config)):
+        pytest.fail(failure, pytrace=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -182,13 +217,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # -- fixtures ------------------------------------------------------------------------------------
 
 
-def _require_track_tools(track: str) -> None:
+def _require_track_tools(track: str, kube_context: str | None = None) -> None:
     """Skip (or fail under GTC_REQUIRE_*) when the selected track's tools are missing."""
     if track == "docker" and not docker_available():
         if required("GTC_REQUIRE_DOCKER"):
             pytest.fail("--track docker with GTC_REQUIRE_DOCKER=1, but no Docker engine answers")
         pytest.skip("--track docker: no Docker engine answers `docker info`")
-    if track == "kind" and not kind_available():
+    if track == "kind" and not kind_available(kube_context):
         if required("GTC_REQUIRE_KIND"):
             pytest.fail("--track kind with GTC_REQUIRE_KIND=1, but kind or kubectl is missing")
         pytest.skip("--track kind: kind or kubectl is not on PATH")
@@ -198,7 +233,9 @@ def _require_track_tools(track: str) -> None:
 def track(pytestconfig: pytest.Config) -> str:
     """The selected track (`--track`, default host); skips when its tools are missing."""
     selected: str = pytestconfig.getoption("track")
-    _require_track_tools(selected)
+    _require_track_tools(selected, pytestconfig.getoption("kube_context"))
+    if selected == "kind" and (failure := unreachable(pytestconfig)):
+        pytest.fail(failure, pytrace=False)
     return selected
 
 
@@ -281,32 +318,28 @@ def worker(
 
 
 @pytest.fixture(scope="session")
-def cluster(pytestconfig: pytest.Config) -> Iterator[ClusterHandle]:
-    """The selected cluster: `--kube-context CTX` (the `existing` provider: checked reachable
-    in seconds, images pushed to `--image-registry`), else this process's kind cluster
-    (`--cluster-name` to share one). Skips without kubectl (or kind)."""
+def cluster(pytestconfig: pytest.Config) -> ClusterHandle:
+    """The selected cluster, the one scenario runs use (`harness.kube.clusters`):
+    `--kube-context CTX` (the `existing` provider: checked reachable in seconds, images pushed
+    to `--image-registry`, per-run namespaces), else a named or kept kind cluster
+    (`--cluster-name`, `--keep-cluster`), else this process's own. Skips without its tools."""
+    from harness.kube import clusters
     from harness.kube.commands import SubprocessRunner
-    from harness.kube.providers import ClusterOptions, provider_for
+
+    context = pytestconfig.getoption("kube_context")
+    _require_track_tools("kind", context)
+    if failure := unreachable(pytestconfig):
+        pytest.fail(failure, pytrace=False)
+
+    def registry_image() -> str:
+        from harness.docker import images
+
+        return images.ensure_all().registry
 
     runner = SubprocessRunner()
-    context = pytestconfig.getoption("kube_context")
-    if context:
-        if shutil.which("kubectl") is None:
-            pytest.skip("the cluster fixture needs kubectl on PATH")
-        options = ClusterOptions(
-            kube_context=context, image_registry=pytestconfig.getoption("image_registry")
-        )
-        with provider_for(options, runner=runner) as existing:
-            yield ClusterHandle(existing, runner)
-        return
-    _require_track_tools("kind")
-    from harness.docker import images
-    from harness.kube import clusters
-
-    built = images.ensure_all()
-    yield ClusterHandle(
-        clusters.session_cluster(runner=runner, registry_image=built.registry), runner
-    )
+    options = clusters.cluster_options()
+    provider = clusters.session_provider(options, runner=runner, registry_image=registry_image)
+    return ClusterHandle(provider, runner)  # closed at session end (close_session_clusters)
 
 
 @pytest.fixture

@@ -96,6 +96,14 @@ def skip_reason(module: ModuleType, track: str) -> str | None:
     )
 
 
+def unconfirmed(module: ModuleType, backend: tracks.WorkerBackend) -> str | None:
+    """Why the built backend lacks a needed capability only its cluster can tell (it
+    `confirm`s by probing, e.g. NetworkPolicy enforcement), or None: then the scenario runs."""
+    confirm = getattr(backend, "confirm", None)
+    missing: str | None = confirm(needs_of(module)) if callable(confirm) else None
+    return None if missing is None else f"`{scenario_name(module)}` needs {missing}"
+
+
 def message_of(exc: BaseException) -> str:
     """The exception's text plus any notes attached on the way up (logs, hints)."""
     return "\n".join([str(exc), *getattr(exc, "__notes__", [])])
@@ -160,7 +168,8 @@ def execute(
     try:
         with ctx.stack:
             ctx.worker_backend = tracks.backend_for(track)
-            result = module.run(ctx)
+            undetected = unconfirmed(module, ctx.worker_backend)
+            result = module.run(ctx) if undetected is None else ctx.result(skipped=undetected)
     except (HarnessError, GreenticError) as exc:
         error = message_of(exc)
     except KeyboardInterrupt:

@@ -70,13 +70,19 @@ class Capability(StrEnum):
     # stops resolving on the pod network: the docker track's network cut for a pod without
     # egress, where NetworkPolicies are not enforced (scenarios/repro_crashloop_egress.py)
     SERVICE_CUT = "service-cut"
+    # the cluster enforces NetworkPolicies (a deny really drops traffic). DETECTED, not assumed:
+    # a cluster backend's class declares it may have it, its built instance only when its probe
+    # saw a deny-all drop a request (harness.kube.netpol); the docker track never enforces
+    NETWORK_POLICY = "network-policy"
 
 
-# every pod capability; FAKE_INTERNET only where the backend implements PodFakeInternet
+# every pod capability; FAKE_INTERNET only where the backend implements PodFakeInternet,
+# NETWORK_POLICY only where a probe of the cluster detected enforcement
 POD_CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {
     Capability.LOCAL_PROCESS,
     Capability.FAKE_INTERNET,
     Capability.SERVICE_CUT,
+    Capability.NETWORK_POLICY,
 }
 HOST_CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.LOCAL_PROCESS, Capability.FAKE_INTERNET}

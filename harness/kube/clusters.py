@@ -1,30 +1,56 @@
-"""Which kind cluster this process runs on, and which images it has already loaded there.
+"""Which cluster this process runs on, and which images it has already loaded there.
 
-One cluster per process (each pytest-xdist worker owns one, deleted at session end or exit), or
-the kept cluster named by `$GTC_KIND_CLUSTER` (the demo's, adopted when it exists).
-Scenarios use env `local` (namespace `gtc-local`), so two concurrent runs cannot share one.
-Used by `KindBackend`, the demo verbs and the kind pytest fixtures.
+The cluster track's choice travels in the environment, so scenario runs, subprocesses and
+pytest-xdist workers all see what the pytest plugin's flags or demo.py's said; `cluster_options`
+is the ONE place that reads it into `ClusterOptions`:
+
+    GTC_KUBE_CONTEXT=CTX          the `existing` provider on that context (--kube-context)
+    GTC_IMAGE_REGISTRY=HOST[/P]   where its images are pushed (--image-registry)
+    GTC_KIND_CLUSTER=NAME         a named kind cluster, adopted or created, never deleted by
+                                  this process (--cluster-name, --keep-cluster, the demo's)
+
+`session_provider` turns them into one set-up Provider per process (cached, its failure too:
+an unreachable context fails every run in milliseconds with the same one line). Without any,
+each process (xdist worker) owns a kind cluster deleted at session end or exit. Used by
+`KindBackend`, the demo verbs and the plugin's `cluster` fixture.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
-import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from harness.kube.commands import Runner
-from harness.kube.kind import KindCluster, cluster_name
+from harness.kube.commands import ProviderError, Runner
+from harness.kube.kind import KindCluster
+from harness.kube.providers import ClusterOptions, Provider, provider_for, provider_name
 
-CLUSTER_ENV = "GTC_KIND_CLUSTER"  # a kept cluster to use instead of one per process
+CLUSTER_ENV = "GTC_KIND_CLUSTER"  # a named kind cluster to use instead of one per process
+CONTEXT_ENV = "GTC_KUBE_CONTEXT"  # an existing cluster's kubeconfig context
+REGISTRY_ENV = "GTC_IMAGE_REGISTRY"  # where images go for an existing cluster
 
-_CLUSTERS: dict[str, KindCluster] = {}
+_CLUSTERS: dict[str, Provider] = {}
+_FAILED: dict[str, ProviderError] = {}
+
+
+def cluster_options(environ: Mapping[str, str] | None = None) -> ClusterOptions:
+    """The cluster the environment selects (see the module docstring). A named kind cluster
+    is kept by this process: the session that created it decides (the plugin's controller)."""
+    env = os.environ if environ is None else environ
+    name = env.get(CLUSTER_ENV) or None
+    return ClusterOptions(
+        kube_context=env.get(CONTEXT_ENV) or None,
+        image_registry=env.get(REGISTRY_ENV) or None,
+        cluster_name=name,
+        keep_cluster=name is not None,
+    )
 
 
 def kept_cluster(name: str, *, registry_image: str, runner: Runner) -> KindCluster:
-    """The kept cluster `name` (adopted when it exists): `$GTC_KIND_CLUSTER` or the demo's."""
+    """The kept kind cluster `name` (adopted when it exists): `$GTC_KIND_CLUSTER` or the demo's."""
     return KindCluster(
         name,
         run_id=name,
@@ -36,51 +62,69 @@ def kept_cluster(name: str, *, registry_image: str, runner: Runner) -> KindClust
     )
 
 
-def _own_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
-    """A new cluster named after this process (xdist worker) and deleted when it exits."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", f"p{os.getpid()}")
-    run_id = f"{worker}-{secrets.token_hex(2)}"
-    work = Path(tempfile.mkdtemp(prefix="greentic-kind-"))
-    cluster = KindCluster(
-        cluster_name(run_id),
-        run_id=run_id,
-        workdir=work,
-        kubeconfig=work / "kubeconfig",
-        registry_image=registry_image,
-        runner=runner,
-    )
-    atexit.register(cluster.delete)
-    return cluster
+def _key(options: ClusterOptions) -> str:
+    if options.kube_context:
+        return f"context:{options.kube_context}"
+    return f"kind:{options.cluster_name}" if options.cluster_name else "process"
+
+
+def session_provider(
+    options: ClusterOptions, *, runner: Runner, registry_image: Callable[[], str]
+) -> Provider:
+    """The set-up Provider `options` select, one per process. `registry_image` is asked only
+    when a kind cluster is created (so an unreachable context fails before any image build)."""
+    key = _key(options)
+    if key in _FAILED:
+        raise _FAILED[key]
+    if key in _CLUSTERS:
+        return _CLUSTERS[key]
+    if provider_name(options) == "kind":
+        options = dataclasses.replace(options, registry_image=registry_image())
+    provider = provider_for(options, runner=runner)
+    if not provider.keep and isinstance(provider, KindCluster):
+        atexit.register(provider.delete)  # the fallback when the session end is missed
+    try:
+        provider.set_up()
+    except ProviderError as exc:
+        _FAILED[key] = exc
+        raise
+    _CLUSTERS[key] = provider
+    return provider
 
 
 def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
-    """`$GTC_KIND_CLUSTER` (kept, adopted or created), else this process's own cluster."""
-    kept = os.environ.get(CLUSTER_ENV)
-    key = kept or "process"
-    if key in _CLUSTERS:
-        return _CLUSTERS[key]
-    if kept:
-        cluster = kept_cluster(kept, registry_image=registry_image, runner=runner)
-    else:
-        cluster = _own_cluster(runner=runner, registry_image=registry_image)
-    cluster.create()
-    _CLUSTERS[key] = cluster
+    """The kind cluster of this process (kind-only callers: the local-registry recipe's
+    tests); a clear error when the environment selects another provider."""
+    options = cluster_options()
+    if provider_name(options) != "kind":
+        raise ProviderError(
+            f"this needs a kind cluster, but --kube-context `{options.kube_context}` selects "
+            "an existing cluster — run it without --kube-context"
+        )
+    cluster = session_provider(options, runner=runner, registry_image=lambda: registry_image)
+    if not isinstance(cluster, KindCluster):  # provider_name said kind: provider_for made one
+        raise ProviderError(f"expected a kind cluster, got the `{cluster.provider}` provider")
     return cluster
 
 
 def close_session_clusters() -> list[str]:
-    """Delete this process's own clusters now (pytest session end; atexit is the fallback)."""
+    """Delete this process's own clusters now (pytest session end; atexit is the fallback);
+    an existing provider deletes its run's namespaces (never the cluster)."""
     closed = []
     for key, cluster in list(_CLUSTERS.items()):
-        if not cluster.keep:
-            cluster.delete()
-            closed.append(cluster.name)
+        if isinstance(cluster, KindCluster):
+            if not cluster.keep:
+                cluster.delete()
+                closed.append(cluster.name)
+        else:
+            cluster.tear_down(None)
         del _CLUSTERS[key]
+    _FAILED.clear()
     return closed
 
 
-def load_once(cluster: KindCluster, tags: Sequence[str]) -> None:
-    """`kind load docker-image` each tag once per cluster per process (tags are content hashes;
-    `KindCluster.image_ref` remembers what it loaded)."""
+def load_once(cluster: Provider, tags: Sequence[str]) -> None:
+    """Make each tag pullable once per cluster per process (tags are content hashes;
+    the provider's `image_ref` remembers what it loaded or pushed)."""
     for tag in tags:
         cluster.image_ref(tag)

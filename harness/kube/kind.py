@@ -22,7 +22,7 @@ import yaml
 from greentic.deployer.k8s import naming
 from harness import ports
 from harness.closing import TearDownOnExit
-from harness.kube import artifacts
+from harness.kube import artifacts, netpol
 from harness.kube.commands import (
     COMMAND_TIMEOUT_S,
     ClusterUnreachable,
@@ -342,6 +342,10 @@ class KindCluster(TearDownOnExit):
     def check_reachable(self) -> None:
         """Provider: ClusterUnreachable (one line) unless the API server answers in seconds."""
         check_reachable(self.runner, self.context, self.kubeconfig)
+
+    def enforces_network_policy(self, image: str) -> netpol.Detection:
+        """Provider: the NetworkPolicy probe with busybox `image`, once per cluster."""
+        return netpol.detect_once(self.kubectl_argv(), self.runner, image, run_id=self.run_id)
 
     def namespace_for(self, env_id: str) -> str:
         """Provider: `gtc-<env>` (a kind cluster is one run's, or the demo's)."""

@@ -14,7 +14,10 @@ their flags and ask `provider_for(options)`; they then use only the `Provider` p
 Providers:
 - `kind` (default, `KindCluster`): creates a cluster with its local registry (or adopts the
   named one, `--cluster-name`), loads images with `kind load`, deletes it unless kept
-  (`--keep-cluster`). On a failed create or registry wiring it writes `kind export logs`.
+  (`--keep-cluster`). One naming rule (`kind_cluster_name`): a kept cluster always has a name
+  the next run finds — `--cluster-name`, else `gtc-pytest`; only an unkept, unnamed cluster
+  is this run's own `gtc-<run id>`. On a failed create or registry wiring it writes
+  `kind export logs`.
 - `existing` (`Existing`, `--kube-context CTX`): a cluster someone else owns (a kept kind
   cluster, k3d, minikube, a cloud cluster). Never created or deleted; images are pushed to
   `--image-registry HOST[/PREFIX]` (a `kind-<name>` context of a local kind cluster may load
@@ -40,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from harness.closing import TearDownOnExit
-from harness.kube import artifacts
+from harness.kube import artifacts, netpol
 from harness.kube.commands import (
     COMMAND_TIMEOUT_S,
     Completed,
@@ -66,6 +69,7 @@ from harness.kube.kubectl import kubectl_cmd, resolve_kubeconfig
 from harness.kube.local_registry import docker_push_cmd, docker_tag_cmd
 
 PROVIDERS = ("kind", "existing", "local")
+KEPT_CLUSTER = "gtc-pytest"  # the kind cluster --keep-cluster keeps without --cluster-name
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,11 @@ class Provider(Protocol):
 
     def namespace_for(self, env_id: str) -> str:
         """The namespace env `env_id`'s objects go to on this cluster."""
+        ...
+
+    def enforces_network_policy(self, image: str) -> netpol.Detection:
+        """Does the cluster drop what a deny-all NetworkPolicy denies? Probed with busybox
+        `image` (a ref pods can pull), once per cluster per process (`harness.kube.netpol`)."""
         ...
 
     def namespace_labels(self) -> dict[str, str]:
@@ -248,6 +257,9 @@ class Existing(TearDownOnExit):
     def namespace_for(self, env_id: str) -> str:
         return run_namespace(env_id, self.run_id)
 
+    def enforces_network_policy(self, image: str) -> netpol.Detection:
+        return netpol.detect_once(self.kubectl_argv(), self.runner, image, run_id=self.run_id)
+
     def namespace_labels(self) -> dict[str, str]:
         return {RUN_LABEL: self.run_id}
 
@@ -297,12 +309,22 @@ def provider_for(options: ClusterOptions, *, runner: Runner | None = None) -> Pr
     return _kind(options, runner)
 
 
+def kind_cluster_name(options: ClusterOptions) -> str | None:
+    """The one rule for naming a kind cluster: `--cluster-name`, else — with `--keep-cluster`
+    — `KEPT_CLUSTER` (a kept cluster must have a name the next run finds), else None (this
+    run's own `gtc-<run id>` cluster, deleted at the end)."""
+    if options.cluster_name:
+        return options.cluster_name
+    return KEPT_CLUSTER if options.keep_cluster else None
+
+
 def _kind(options: ClusterOptions, runner: Runner) -> KindCluster:
-    if options.cluster_name:  # named: adopted when it exists, kept only when asked
+    name = kind_cluster_name(options)
+    if name:  # named: adopted when it exists, kept only when asked
         work = Path(tempfile.gettempdir()) / "greentic-kind"
         return KindCluster(
-            options.cluster_name,
-            run_id=options.cluster_name,
+            name,
+            run_id=name,
             workdir=work,
             registry_image=options.registry_image,
             artifacts=options.artifacts_dir,

@@ -3,8 +3,10 @@
 `start()` binds the k8s deployer to the loaded runtime image, runs `gtc op env reconcile <id>
 --context kind-<name>` (SSA), waits for the rollout and returns a `KindWorker` (a
 `tracks.PodWorker`). Bundles come from in-cluster fixtures (`harness.k8s_fixtures`) in the
-env's namespace. The cluster is this process's or the kept demo cluster (`harness.kube.clusters`).
-Selected by `--track kind`; `KindBackend` is a `tracks.PodBackend` with every `Capability`.
+env's namespace. The cluster is the one the environment selects (`harness.kube.clusters`:
+--kube-context's existing cluster, a named or kept kind cluster, else this process's own).
+Selected by `--track kind`; `KindBackend` is a `tracks.PodBackend` with every pod
+`Capability`, NETWORK_POLICY only where its probe detected enforcement.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from greentic.deployer.k8s import naming
 from harness import k8s_fixtures, preflight, tracks
 from harness.errors import HarnessError
-from harness.kube.clusters import session_cluster
+from harness.kube import clusters
 from harness.kube.commands import COMMAND_TIMEOUT_S, Completed, Runner, SubprocessRunner, must
 from harness.kube.kubectl import (
     deployments_cmd,
@@ -31,7 +33,7 @@ from harness.kube.kubectl import (
     running_workloads,
 )
 from harness.kube.portforward import PodForward, PopenProcess, PortForward, Spawn
-from harness.kube.providers import Provider
+from harness.kube.providers import Provider, provider_name
 from harness.kube.worker import KindWorker
 from harness.op import Gtc, operator_env
 from harness.registry import registry_pulls
@@ -126,11 +128,31 @@ class Images:
     registry: str
 
 
+@dataclass
+class _LocalImages:
+    """The local image tags, built on first use (content-hash tags; cached by the builder)."""
+
+    images: Images | None = None
+
+    def get(self) -> Images:
+        if self.images is None:
+            from harness.docker import images as builder
+
+            built = builder.ensure_all()
+            self.images = Images(built.runtime, built.busybox, built.registry)
+        return self.images
+
+
 class KindBackend:
-    """Workers as pods on kind (implements `tracks.PodBackend`)."""
+    """Workers as pods on the selected cluster (implements `tracks.PodBackend`).
+
+    The class declares every capability the track can have (a real kubelet: every pod one,
+    and NetworkPolicy enforcement where the CNI does it); a built backend's `capabilities`
+    hold NETWORK_POLICY only once `confirm` detected it on its cluster."""
 
     track = "kind"
-    capabilities: frozenset[Capability] = tracks.POD_CAPABILITIES  # a real kubelet: every pod one
+    capabilities: frozenset[Capability] = tracks.POD_CAPABILITIES | {Capability.NETWORK_POLICY}
+    DETECTED: frozenset[Capability] = frozenset({Capability.NETWORK_POLICY})
 
     def __init__(
         self,
@@ -142,17 +164,17 @@ class KindBackend:
         require: Callable[[str], object] = preflight.require,
         spawn: Spawn = PopenProcess,
     ) -> None:
-        require("kind")  # stops here, one line per miss, before anything is built or created
+        options = clusters.cluster_options()  # --kube-context & co, through GTC_* variables
+        if cluster is None and provider_name(options) == "kind":
+            require("kind")  # stops here, one line per miss, before anything is built or created
         self.runner = runner or SubprocessRunner()
         self.spawn = spawn  # starts `kubectl port-forward` (a fake in unit tests)
-        if images is None:
-            from harness.docker import images as builder
-
-            built = builder.ensure_all()
-            images = Images(runtime=built.runtime, busybox=built.busybox, registry=built.registry)
-        self.cluster: Provider = cluster or session_cluster(
-            runner=self.runner, registry_image=images.registry
+        local = _LocalImages(images)
+        # an existing cluster is checked reachable (seconds) before any image is built
+        self.cluster: Provider = cluster or clusters.session_provider(
+            options, runner=self.runner, registry_image=lambda: local.get().registry
         )
+        images = local.get()
         # the refs pods name: kind loads the local tags, other clusters pull pushed copies
         self.images = Images(
             runtime=self.cluster.image_ref(images.runtime),
@@ -165,6 +187,21 @@ class KindBackend:
         self.insecure: list[str] = []
         self._closers: list[Callable[[], None]] = []
         self._ready_ns = False
+        self.capabilities = type(self).capabilities - self.DETECTED  # until confirm() sees them
+
+    def confirm(self, needs: Sequence[Capability]) -> str | None:
+        """Detect what the scenario needs that only a probe of the cluster can tell (the
+        runner asks before `run`); why it is missing (the skip reason), or None."""
+        if Capability.NETWORK_POLICY not in needs or Capability.NETWORK_POLICY in self.capabilities:
+            return None
+        found = self.cluster.enforces_network_policy(self.images.busybox)
+        if not found.enforced:
+            return (
+                f"{Capability.NETWORK_POLICY}: cluster `{self.cluster.context}` does not enforce "
+                f"NetworkPolicies (detected: {found.detail})"
+            )
+        self.capabilities = self.capabilities | {Capability.NETWORK_POLICY}
+        return None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -253,6 +290,19 @@ class KindBackend:
         self.kubectl("label", "namespace", self.namespace, *marks, "--overwrite")
         self.cluster.apply(k8s_fixtures.fixture_policies(self.namespace, self.env_id))
         self._ready_ns = True
+
+    def network_policies(self, scope: RunScope) -> list[str]:
+        """The names of the NetworkPolicies in the env's namespace right now."""
+        self.bind(scope)
+        listed = self.kubectl("-n", self.namespace, "get", "networkpolicy", "-o", "name")
+        return sorted(line.split("/", 1)[-1] for line in listed.stdout.split())
+
+    def drop_network_policy(self, scope: RunScope, name: str) -> None:
+        """Delete one policy of the env's namespace (e.g. a fixture allow that would mask the
+        env's own); the namespace is prepared first, so it stays deleted for this run."""
+        self.bind(scope)
+        self.ensure_namespace()
+        self.kubectl("-n", self.namespace, "delete", "networkpolicy", name, "--ignore-not-found")
 
     def _check_env(self, env_id: str) -> None:
         if env_id != self.env_id:

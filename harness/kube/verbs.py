@@ -1,8 +1,10 @@
 """The demo's kind verbs: `kind-up` and `kind-down` of the kept demo cluster, and their gate.
 
 The demo cluster is `$GTC_KIND_CLUSTER`, else `gtc-demo`; it is kept between verbs (kind-serve,
-kind-pull, prune run on it) until `kind-down`. Without docker, kind or kubectl every verb stops
-at the preflight with one line per miss and the `--track docker` way out. Called by demo.py.
+kind-pull, prune run on it) until `kind-down`. `demo.py --kube-context CTX` (`select_cluster`)
+runs the cluster-track scenarios on an existing cluster instead. Without docker, kind or
+kubectl every verb stops at the preflight with one line per miss and the `--track docker` way
+out. Called by demo.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import preflight
-from harness.kube.clusters import CLUSTER_ENV, kept_cluster
+from harness.kube.clusters import CLUSTER_ENV, CONTEXT_ENV, REGISTRY_ENV, kept_cluster
 from harness.kube.commands import Runner, SubprocessRunner
 from harness.kube.kind import KindCluster
 
@@ -25,8 +27,19 @@ def demo_cluster_name() -> str:
     return os.environ.get(CLUSTER_ENV) or DEMO_CLUSTER
 
 
+def select_cluster(kube_context: str | None, image_registry: str | None) -> None:
+    """demo.py's --kube-context / --image-registry: exported where `clusters.cluster_options`
+    reads them, so this process's cluster-track scenarios run on that existing cluster."""
+    for variable, value in ((CONTEXT_ENV, kube_context), (REGISTRY_ENV, image_registry)):
+        if value:
+            os.environ[variable] = value
+
+
 def use_demo_cluster() -> str:
-    """Make this process's kind scenarios run on the demo cluster (created if absent, kept)."""
+    """Make this process's kind scenarios run on the demo cluster (created if absent, kept),
+    unless an existing cluster was selected (--kube-context): then its context."""
+    if os.environ.get(CONTEXT_ENV):
+        return os.environ[CONTEXT_ENV]
     os.environ.setdefault(CLUSTER_ENV, DEMO_CLUSTER)
     return os.environ[CLUSTER_ENV]
 
@@ -35,7 +48,8 @@ def demo_preflight(out: Callable[[str], None]) -> bool:
     """The kind verbs' gate: True when docker, kind and kubectl are there, else print one
     line per miss (with its fix) and the `--track docker` way out, and return False."""
     try:
-        preflight.require("kind")
+        if not os.environ.get(CONTEXT_ENV):  # an existing cluster needs no kind (kubectl is
+            preflight.require("kind")  # checked by its reachability check, in seconds)
     except preflight.PreflightFailed as exc:
         for finding in exc.failed:
             out(finding.line())

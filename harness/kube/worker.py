@@ -63,6 +63,7 @@ NO_SUCH_FILE = "No such file or directory"  # what `cat` (coreutils and busybox)
 class EnvFileUnreadable(KindError):
     """Raised when a file of the worker's store could not be read (which is not "absent")."""
 
+
 T = TypeVar("T")
 
 

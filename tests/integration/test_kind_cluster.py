@@ -9,6 +9,7 @@ survives a rollout, and the artifacts of a run are collected.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,8 @@ ARTIFACTS = default_root(Path(__file__).resolve().parents[2]) / "kind-cluster-te
 def cluster(request: pytest.FixtureRequest) -> Iterator[tuple[KindCluster, Any]]:
     from harness.docker import images
 
+    if os.environ.get(clusters.CONTEXT_ENV):
+        pytest.skip("kind's own plumbing (local registry, kind export logs): not --kube-context")
     built = images.ensure_all()
     kc = clusters.session_cluster(runner=SubprocessRunner(), registry_image=built.registry)
     clusters.load_once(kc, [built.busybox])

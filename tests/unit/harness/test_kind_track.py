@@ -356,8 +356,11 @@ def test_workloads_are_the_envs_deployments_with_an_available_pod(
 def test_the_kind_backend_is_a_pod_backend_with_every_pod_capability(
     backend: KindBackend, tmp_path: Path
 ) -> None:
-    """The runner reads `capabilities` off the class; the pod scenarios call PodBackend."""
-    assert KindBackend.capabilities == tracks.POD_CAPABILITIES
+    """The runner reads `capabilities` off the class (what the track can have); a built
+    backend has NETWORK_POLICY only once its probe detected it (test_netpol.py)."""
+    network_policy = tracks.Capability.NETWORK_POLICY
+    assert KindBackend.capabilities == tracks.POD_CAPABILITIES | {network_policy}
+    assert backend.capabilities == tracks.POD_CAPABILITIES
     assert {
         tracks.Capability.RECONCILE,
         tracks.Capability.READINESS,

@@ -23,9 +23,10 @@ VERSION = json.dumps({"clientVersion": {}, "serverVersion": {"gitVersion": "v1.3
 
 def test_a_context_selects_existing_and_nothing_selects_kind() -> None:
     assert isinstance(provider_for(ClusterOptions(kube_context="k3d-dev")), Existing)
-    kind = provider_for(ClusterOptions(run_id="ab12", keep_cluster=True))
-    assert isinstance(kind, KindCluster)
-    assert (kind.provider, kind.keep, kind.reuse) == ("kind", True, False)
+    own = provider_for(ClusterOptions(run_id="ab12"))
+    assert isinstance(own, KindCluster)
+    assert (own.provider, own.keep, own.reuse) == ("kind", False, False)
+    assert own.name.startswith("gtc-") and own.name.endswith("ab12")  # gtc-[<xdist worker>-]ab12
     named = provider_for(ClusterOptions(cluster_name="gtc-mine"))
     assert isinstance(named, KindCluster)
     assert (named.name, named.reuse, named.keep) == ("gtc-mine", True, False)
@@ -123,3 +124,20 @@ def test_an_unreachable_context_fails_in_seconds_with_one_line(tmp_path: Path) -
         text = str(info.value)
         assert "\n" not in text
         assert text.startswith(f"kube context `{context}` (kubeconfig {config}) is not reachable")
+
+
+def test_a_kept_kind_cluster_always_has_a_name_the_next_run_finds(cmd: FakeRunner) -> None:
+    """One rule (`kind_cluster_name`) for the plugin and the providers: --keep-cluster
+    without --cluster-name keeps `gtc-pytest`, adopted by the next run, not `gtc-<run id>`."""
+    kept = provider_for(ClusterOptions(run_id="ab12", keep_cluster=True), runner=cmd)
+    assert isinstance(kept, KindCluster)
+    assert (kept.name, kept.keep, kept.reuse) == (providers.KEPT_CLUSTER, True, True)
+    assert providers.KEPT_CLUSTER == "gtc-pytest"
+    named = ClusterOptions(cluster_name="mine", keep_cluster=True)
+    assert providers.kind_cluster_name(named) == "mine"
+    assert providers.kind_cluster_name(ClusterOptions()) is None
+    cmd.on("kind", "get", "clusters", stdout="gtc-pytest\n")
+    with kept:  # the next run adopts it (no create) and leaves it (no delete)
+        pass
+    assert cmd.argvs()[0] == ["kind", "get", "clusters"]
+    assert not any(a[:2] == ["kind", "create"] or a[:2] == ["kind", "delete"] for a in cmd.argvs())

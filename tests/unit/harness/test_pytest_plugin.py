@@ -5,7 +5,9 @@ cluster's life, and registration through the `pytest11` entry point next to a co
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import time
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +27,10 @@ PLUGIN = "harness.pytest_plugin"
 def child(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A child pytest that imports the harness from this checkout, with no host overrides."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))
-    for name in ("GTC_ARTIFACTS", "GTC_KIND_CLUSTER", "GTC_REQUIRE_DOCKER", "GTC_REQUIRE_KIND"):
+    for name in (
+        "GTC_ARTIFACTS", "GTC_KIND_CLUSTER", "GTC_KUBE_CONTEXT", "GTC_IMAGE_REGISTRY",
+        "GTC_REQUIRE_DOCKER", "GTC_REQUIRE_KIND",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return pytester
 
@@ -54,11 +59,18 @@ def test_the_options_reach_the_harness_through_its_variables(
             assert os.environ["GTC_ARTIFACTS"] == str(artifacts_dir)
             assert os.environ["GTC_KIND_CLUSTER"] == "gtc-pytest"
             assert pytestconfig.getoption("kube_context") == "ctx-a"
+            assert os.environ["GTC_KUBE_CONTEXT"] == "ctx-a"
+            assert os.environ["GTC_IMAGE_REGISTRY"] == "reg:5000/ci"
+            from harness.kube.clusters import cluster_options
+
+            chosen = cluster_options()
+            assert (chosen.kube_context, chosen.image_registry) == ("ctx-a", "reg:5000/ci")
         """
     )
     art = tmp_path / "evidence"
     result = child.runpytest_subprocess(
-        "-p", PLUGIN, "--artifacts-dir", str(art), "--keep-cluster", "--kube-context", "ctx-a"
+        "-p", PLUGIN, "--artifacts-dir", str(art), "--keep-cluster", "--kube-context", "ctx-a",
+        "--image-registry", "reg:5000/ci",
     )  # fmt: skip
     result.assert_outcomes(passed=1)
 
@@ -249,3 +261,48 @@ def test_an_existing_clusters_handle_runs_kubectl_on_its_context() -> None:
     with pytest.raises(HarnessError, match=r"failed .*boom"):
         handle.kubectl("fail")
     assert handle.load_image("greentic-runtime:1").startswith("reg.example:5000/t/")
+
+
+def test_an_unreachable_kube_context_fails_cluster_tests_in_seconds_with_one_line(
+    child: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acceptance (issue #14): `pytest -m kind --kube-context X` with this machine's kubectl
+    (no kind needed) — each cluster test errors at set-up with the one line, none runs."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("needs kubectl on PATH")
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        'clusters: [{name: x, cluster: {server: "https://127.0.0.1:9"}}]\n'
+        "users: [{name: x, user: {token: t}}]\n"
+        "contexts: [{name: bogus, context: {cluster: x, user: x}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    bin_dir = tool_dir(tmp_path, {"kind": "echo kind must not run >&2; exit 3"})
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    child.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.kind
+        def test_one(scenario):
+            raise AssertionError("not reached")
+
+        @pytest.mark.kind
+        def test_two():
+            raise AssertionError("not reached")
+        """
+    )
+    started = time.monotonic()
+    result = child.runpytest_subprocess(
+        "-p", PLUGIN, "-m", "kind", "--kube-context", "bogus", "--track", "kind"
+    )  # fmt: skip
+    assert time.monotonic() - started < 30
+    result.assert_outcomes(errors=2)
+    line = (
+        "kube context `bogus` is not reachable: *127.0.0.1:9* — check "
+        "`kubectl --context bogus cluster-info`, or pass another --kube-context"
+    )
+    result.stdout.fnmatch_lines([line, line])
+    assert "not reached" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
