@@ -5,13 +5,13 @@ seeds/001-shaped env (14 objects) through the Cluster protocol only, in its own 
 the three implementations must agree: first reconcile creates 14, a second changes nothing,
 archive prunes the worker pair (12 applied + 2 pruned), dry_run mutates nothing, delete honours
 its labels precondition. DockerCluster (marker `docker`) shares one engine per module and also
-checks its pods; KubeCluster (marker `kind`) runs only when GTC_KUBE_CONTEXT names a context.
+checks its pods; KubeCluster (marker `kind`) runs on the cluster track's cluster (kind, or
+--kube-context).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +71,19 @@ def docker_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 @pytest.fixture(scope="module")
 def kube_target() -> Iterator[Target]:
-    context = os.environ.get("GTC_KUBE_CONTEXT")
-    if not context:
-        pytest.skip("set GTC_KUBE_CONTEXT to a kube context (e.g. kind-gtc) to run these")
-    with KubeCluster.connect(context) as cluster:
+    """The cluster track's cluster (`--kube-context`/`GTC_KUBE_CONTEXT`, else this process's
+    kind cluster, as every `-m kind` test gets it), driven through the product's KubeCluster."""
+    from harness.docker import images
+    from harness.kube import clusters
+    from harness.kube.commands import SubprocessRunner
+
+    provider = clusters.session_provider(
+        clusters.cluster_options(),
+        runner=SubprocessRunner(),
+        registry_image=lambda: images.ensure_all().registry,
+    )
+    kubeconfig = provider.kube_env({})["KUBECONFIG"]
+    with KubeCluster.connect(provider.context, kubeconfig=kubeconfig) as cluster:
 
         def cleanup(ns: str) -> None:
             cluster.delete(ref_to("Namespace", ns))
