@@ -79,6 +79,9 @@ def apiserver_argv(
         f"--tls-cert-file={files.apiserver_cert}",
         f"--tls-private-key-file={files.apiserver_key}",
         f"--client-ca-file={files.ca}",
+        f"--kubelet-client-certificate={files.client('apiserver-kubelet-client')[0]}",
+        f"--kubelet-client-key={files.client('apiserver-kubelet-client')[1]}",
+        "--kubelet-preferred-address-types=InternalIP",  # the node name does not resolve
         "--authorization-mode=Node,RBAC",
         "--allow-privileged=true",
         f"--service-cluster-ip-range={SERVICE_CIDR}",

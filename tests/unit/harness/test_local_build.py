@@ -284,8 +284,8 @@ def test_controller_manager_and_scheduler_use_their_own_identities(tmp_path: Pat
     )
     config = controlplane.kubeconfig("https://127.0.0.1:1", files, user="scheduler")
     assert config["users"][0]["user"]["client-certificate"].endswith("scheduler.crt")
-    with pytest.raises(ValueError, match="no client cert 'kubelet'"):
-        files.client("kubelet")
+    with pytest.raises(ValueError, match="no client cert 'etcd'"):
+        files.client("etcd")
     kcm = controlplane.controller_manager_argv(tmp_path / "kcm", files, tmp_path / "k.cfg", 10257)
     assert f"--cluster-signing-key-file={files.ca_key}" in kcm
     assert f"--service-account-private-key-file={files.sa_key}" in kcm
