@@ -1,14 +1,19 @@
 """Benchmark: fetch + digest gate + materialize of a large bundle, from HTTP and from OCI.
 
-    .venv/bin/python bench/pull.py [--sizes 32,256] [--keep]
+    .venv/bin/python bench/pull.py [--sizes 32,256] [--repeat 3] [--quick] [--json] [--keep]
 
 For each size it builds a bundle (the webchat-bot pack plus a random `assets/payload.bin`),
 serves it from `python -m http.server` and from Debian's docker-registry (pushed with
-`greentic.fetch.push`), then runs each pull in a FRESH Python process that reports wall time
-per phase and its peak RSS (VmHWM from /proc/self/status: unlike ru_maxrss it is not
-inherited from the forking parent across exec). `curl -s URL | sha256sum` on the same URL
-is the baseline. Streaming means peak RSS stays flat as the bundle grows. Not a test: no
-assertions on speed, only a table on stdout.
+`greentic.fetch.push`), then runs each pull in a FRESH Python process that reports the time
+of the pull itself (fetch + materialize, without interpreter start and imports) and its peak
+RSS (VmHWM from /proc/self/status: unlike ru_maxrss it is not inherited from the forking
+parent across exec). Two baselines on the same URL, interleaved with our pulls so that load
+on the machine hits all three alike:
+  - `curl -s URL | sha256sum` (download and hash only);
+  - standard tools doing the same work as a pull: `curl -s URL | tee bundle | sha256sum`,
+    `unzip -q bundle -d bundle/`, then `sync` on every file and directory written.
+Figures are medians of `--repeat` runs; ratios are ours / baseline speed from the same run.
+Not a test: no assertions on speed; a table on stdout, or one JSON document with `--json`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MIB = 1024 * 1024
 REGISTRY = Path("/usr/bin/docker-registry")
+GOALS = {"curl": 0.8, "tools": 0.9}  # issue #16: ours / baseline speed
+RSS_HEADROOM_MIB = 16.0  # issue #16: peak RSS within this of the import baseline
 
 CHILD = r"""
 import json, sys, time
@@ -46,6 +54,7 @@ done = materialize.materialize_revision(Store(Path(store_root)), env_id, rev, go
 t3 = time.perf_counter()
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"import_s": import_s, "fetch_s": t2 - t1, "materialize_s": t3 - t2,
+                  "pull_s": t3 - t1,
                   "size": got.size, "digest": got.digest, "peak_rss_kib": int(hwm.split()[1])}))
 """
 
@@ -154,7 +163,6 @@ def run_pull(work: Path, digest: str, uri: str, insecure: str = "") -> dict[str,
     store_root, rev = new_store(work, digest)
     dest = work / "dl"
     shutil.rmtree(dest, ignore_errors=True)
-    t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(store_root), "bench", rev, uri, str(dest), insecure],
         capture_output=True,
@@ -162,37 +170,36 @@ def run_pull(work: Path, digest: str, uri: str, insecure: str = "") -> dict[str,
         check=True,
         cwd=ROOT,
     )
-    wall = time.perf_counter() - t0
     result: dict[str, float] = json.loads(out.stdout)
     assert result["digest"] == digest, "pulled digest differs"
-    result["wall_s"] = wall
     shutil.rmtree(dest, ignore_errors=True)
     shutil.rmtree(store_root, ignore_errors=True)
-    return result
+    return {"s": result["pull_s"], "rss_kib": result["peak_rss_kib"], **result}
 
 
-def run_curl(url: str) -> dict[str, float]:
+CURL = 'set -o pipefail; curl -sf "$1" | sha256sum'
+TOOLS = (
+    'set -eo pipefail; curl -sf "$1" | tee "$2/bundle.gtbundle" | sha256sum; '
+    'unzip -q "$2/bundle.gtbundle" -d "$2/bundle"; find "$2" -exec sync {} +'
+)
+
+
+def run_shell(script: str, url: str, work: Path, digest: str) -> dict[str, float]:
+    """Wall time and peak RSS (largest process) of a standard-tools pipeline."""
+    out_dir = work / "tools"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
     t0 = time.perf_counter()
     out = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", "bash", "-c", f"curl -s {url} | sha256sum"],
+        ["/usr/bin/time", "-f", "%M", "bash", "-c", script, "bench", url, str(out_dir)],
         capture_output=True,
         text=True,
         check=True,
     )
     wall = time.perf_counter() - t0
-    rss = int(out.stderr.strip().splitlines()[-1])
-    return {"wall_s": wall, "peak_rss_kib": rss, "sha": out.stdout.split()[0]}
-
-
-HEADER = ("size MiB", "source", "wall s", "fetch s", "mat. s", "MiB/s", "peak RSS MiB")
-
-
-def row(*cells: object) -> str:
-    widths = (9, 9, 7, 8, 7, 7, 13)
-    return " ".join(
-        f"{c:<{w}}" if i == 1 else f"{c:>{w}.2f}" if isinstance(c, float) else f"{c!s:>{w}}"
-        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-    )
+    assert "sha256:" + out.stdout.split()[0] == digest, f"{url}: the baseline saw other bytes"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {"s": wall, "rss_kib": float(out.stderr.strip().splitlines()[-1])}
 
 
 def start_registry(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -210,85 +217,193 @@ def start_registry(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, host
 
 
-def bench_size(work: Path, size: int, procs: list[subprocess.Popen[bytes]]) -> None:
+def serve(
+    work: Path, size: int, procs: list[subprocess.Popen[bytes]]
+) -> tuple[str, dict[str, tuple[str, str, str]]]:
+    """Build the bundle and serve it; returns its digest and source → (pull uri, insecure
+    host, plain blob URL for the baselines)."""
     from greentic.bundle.digest import sha256_file
     from greentic.fetch import push
 
     bundle = build_bundle(work, size)
     digest = sha256_file(bundle)
-    mib = bundle.stat().st_size / MIB
     port = free_port()
-    serve = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    serve_cmd = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
     procs.append(
         subprocess.Popen(
-            [*serve, "--directory", str(bundle.parent)],
+            [*serve_cmd, "--directory", str(bundle.parent)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
     )
     url = f"http://127.0.0.1:{port}/{bundle.name}"
     wait_http(url)
-    pulls = [("http", run_pull(work, digest, url))]
-    curls = [("curl", run_curl(url))]
+    sources = {"http": (url, "", url)}
     if REGISTRY.exists():
         proc, host = start_registry(work)
         procs.append(proc)
         wait_http(f"http://{host}/v2/")
         pushed = push.push(bundle, f"oci://{host}/bench/big:v1", insecure=True)
-        pulls.append(("oci", run_pull(work, digest, f"oci://{host}/bench/big:v1", insecure=host)))
         blob = f"http://{host}/v2/bench/big/blobs/{pushed.bundle_digest}"
-        curls.append(("curl-oci", run_curl(blob)))
-    for source, r in pulls:
-        busy = r["fetch_s"] + r["materialize_s"]
-        rss = r["peak_rss_kib"] / 1024
-        print(
-            row(
-                f"{mib:.1f}", source, r["wall_s"], r["fetch_s"], r["materialize_s"], mib / busy, rss
-            )
-        )
-    for source, c in curls:
-        assert "sha256:" + str(c["sha"]) == digest, f"{source} saw different bytes"
-        print(
-            row(
-                f"{mib:.1f}",
-                source,
-                c["wall_s"],
-                "",
-                "",
-                mib / c["wall_s"],
-                c["peak_rss_kib"] / 1024,
-            )
-        )
+        sources["oci"] = (f"oci://{host}/bench/big:v1", host, blob)
+    return digest, sources
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="32,256", help="bundle payload sizes in MiB")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = parser.parse_args()
-    base = subprocess.run(
-        [sys.executable, "-c", BASELINE], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    rss = json.loads(base.stdout)["peak_rss_kib"] / 1024
-    print(f"python baseline (imports of fetch + materialize + httpx): peak RSS {rss:.1f} MiB")
-    print(row(*HEADER))
-    work_root = Path(tempfile.mkdtemp(prefix="gtc-bench-pull-"))
+def summary(samples: list[dict[str, float]], mib: float) -> dict[str, float]:
+    median = statistics.median(s["s"] for s in samples)
+    out = {
+        "median_s": median,
+        "mib_s": mib / median,
+        "peak_rss_mib": max(s["rss_kib"] for s in samples) / 1024,
+    }
+    for phase in ("fetch_s", "materialize_s"):
+        if phase in samples[0]:
+            out[phase] = statistics.median(s[phase] for s in samples)
+    return out
+
+
+def bench_size(work: Path, size: int, repeat: int) -> list[dict[str, object]]:
+    """Rows (size, source, tool, medians) for one bundle size; runs interleaved per repeat."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for size in (int(s) for s in args.sizes.split(",")):
-            bench_size(work_root / str(size), size, procs)
-            for p in procs:
-                p.terminate()
-                p.wait()
-            procs.clear()
-            shutil.rmtree(work_root / str(size), ignore_errors=True)
+        digest, sources = serve(work, size, procs)
+        mib = (work / "serve" / "big.gtbundle").stat().st_size / MIB
+        samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for _ in range(repeat):
+            for source, (uri, insecure, url) in sources.items():
+                runs = {
+                    "greentic": lambda u=uri, i=insecure: run_pull(work, digest, u, i),
+                    "curl": lambda u=url: run_shell(CURL, u, work, digest),
+                    "tools": lambda u=url: run_shell(TOOLS, u, work, digest),
+                }
+                for tool, run in runs.items():
+                    samples.setdefault((source, tool), []).append(run())
     finally:
         for p in procs:
             p.terminate()
             p.wait()
+    return [
+        {"size_mib": round(mib, 1), "source": source, "tool": tool, **summary(runs, mib)}
+        for (source, tool), runs in samples.items()
+    ]
+
+
+def figures(rows: list[dict[str, object]], import_rss: float) -> list[dict[str, object]]:
+    """Ours against each baseline of the same size and source: the ratios the goals name."""
+    out: list[dict[str, object]] = []
+    index = {(r["size_mib"], r["source"], r["tool"]): r for r in rows}
+    for (size, source, tool), ours in index.items():
+        if tool != "greentic":
+            continue
+        for base in ("curl", "tools"):
+            other = index[(size, source, base)]
+            out.append(
+                {
+                    "name": f"pull {size} MiB over {source}",
+                    "value": ours["mib_s"],
+                    "unit": "MiB/s",
+                    "baseline": "curl | sha256sum"
+                    if base == "curl"
+                    else "curl|tee|sha256sum + unzip + sync",
+                    "baseline_value": other["mib_s"],
+                    "ratio": float(ours["mib_s"]) / float(other["mib_s"]),  # type: ignore[arg-type]
+                    "goal": f">= {GOALS[base]}",
+                    "met": float(ours["mib_s"]) / float(other["mib_s"]) >= GOALS[base],  # type: ignore[arg-type]
+                }
+            )
+        rss = float(ours["peak_rss_mib"])  # type: ignore[arg-type]
+        out.append(
+            {
+                "name": f"pull {size} MiB over {source}: peak RSS",
+                "value": rss,
+                "unit": "MiB",
+                "baseline": "import baseline",
+                "baseline_value": import_rss,
+                "ratio": rss / import_rss,
+                "goal": f"<= baseline + {RSS_HEADROOM_MIB:.0f} MiB",
+                "met": rss <= import_rss + RSS_HEADROOM_MIB,
+            }
+        )
+    return out
+
+
+HEADER = ("size MiB", "source", "tool", "median s", "fetch s", "mat. s", "MiB/s", "RSS MiB")
+
+
+def row(*cells: object) -> str:
+    widths = (9, 7, 9, 9, 8, 7, 8, 8)
+    return " ".join(
+        f"{c:<{w}}" if i in (1, 2) else f"{c:>{w}.2f}" if isinstance(c, float) else f"{c!s:>{w}}"
+        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def print_table(doc: dict[str, object]) -> None:
+    print(
+        f"python baseline (imports of fetch + materialize + httpx): peak RSS "
+        f"{doc['import_rss_mib']:.1f} MiB; medians of {doc['repeat']} runs"
+    )
+    print(row(*HEADER))
+    for r in doc["rows"]:  # type: ignore[attr-defined]
+        print(
+            row(
+                r["size_mib"],
+                r["source"],
+                r["tool"],
+                r["median_s"],
+                r.get("fetch_s", ""),
+                r.get("materialize_s", ""),
+                r["mib_s"],
+                r["peak_rss_mib"],
+            )
+        )
+    for f in doc["figures"]:  # type: ignore[attr-defined]
+        print(
+            f"{f['name']}: {f['value']:.1f} {f['unit']} vs {f['baseline']} "
+            f"{f['baseline_value']:.1f}: ratio {f['ratio']:.2f} (goal {f['goal']})"
+        )
+    print(
+        "greentic s = fetch + gate/materialize inside the process (no interpreter start); "
+        "baselines are the wall time of the pipeline."
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="32,256", help="bundle payload sizes in MiB")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--quick", action="store_true", help="sizes 8,32 and one run each")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    sizes = [8, 32] if args.quick else [int(s) for s in args.sizes.split(",")]
+    repeat = 1 if args.quick else max(1, args.repeat)
+    base = subprocess.run(
+        [sys.executable, "-c", BASELINE], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    import_rss = json.loads(base.stdout)["peak_rss_kib"] / 1024
+    work_root = Path(tempfile.mkdtemp(prefix="gtc-bench-pull-"))
+    rows: list[dict[str, object]] = []
+    try:
+        for size in sizes:
+            rows += bench_size(work_root / str(size), size, repeat)
+            if not args.keep:
+                shutil.rmtree(work_root / str(size), ignore_errors=True)
+    finally:
         if not args.keep:
             shutil.rmtree(work_root, ignore_errors=True)
-    print("MiB/s = size / (fetch + gate/materialize); wall adds interpreter start and imports.")
+    doc = {
+        "bench": "pull",
+        "title": "Pull: fetch + digest gate + materialize",
+        "repeat": repeat,
+        "import_rss_mib": import_rss,
+        "rows": rows,
+        "figures": figures(rows, import_rss),
+    }
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print_table(doc)
     return 0
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from greentic.bundle import stored
 from greentic.errors import SpecError
 from greentic.store.files import open_regular
 
@@ -239,6 +240,13 @@ class SafeZip:
         with zf:
             yield cls(zf, what=what, limits=limits)
 
+    def _file_fd(self) -> int | None:
+        """The archive's file descriptor when it is a file on disk (not an in-memory one)."""
+        try:
+            return self._zf.fp.fileno() if self._zf.fp is not None else None
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+            return None
+
     def names(self) -> list[str]:
         """File entry names in archive order."""
         return list(self.files)
@@ -280,6 +288,15 @@ class SafeZip:
             if exc.errno in (errno.EEXIST, errno.ELOOP):
                 raise UnsafeArchive(f"{self.what}: entry `{name}` collides on disk") from None
             raise
+        source = self._file_fd() if info.compress_type == zipfile.ZIP_STORED else None
+        if source is not None:  # uncompressed: a kernel copy at the entry's data offset
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    stored.copy_stored_entry(source, info, out.fileno())
+                except stored.CorruptEntry as exc:
+                    raise UnsafeArchive(f"{self.what}: entry `{name}` is corrupt ({exc})") from None
+                os.fsync(out.fileno())
+            return
         written = 0
         try:
             with os.fdopen(fd, "wb") as out, self._zf.open(info) as src:

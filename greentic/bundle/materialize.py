@@ -1,7 +1,7 @@
 """Turn a fetched .gtbundle into a served revision: digest gate + failure-atomic unpack (SPEC §7).
 
-Under the env lock the bundle is staged into `revisions/<REV>.partial/` (copy → sha256 gate →
-hardened unpack → pack-list.lock → pack-configs), then swapped in: an existing
+Under the env lock the bundle is staged into `revisions/<REV>.partial/` (link or kernel copy →
+sha256 gate → hardened unpack → pack-list.lock → pack-configs), then swapped in: an existing
 `revisions/<REV>/` is renamed to `<REV>.aside`, the partial dir renamed into place, the env
 committed (revision pack_list/pack_config_refs, runtime-config.json), and the aside removed.
 Any error restores the starting state. After a crash, `recover` (also run on every entry)
@@ -13,7 +13,6 @@ Called by the worker's boot pull and by `op revisions stage bundle_path=…`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -21,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from greentic.bundle import pack_config
+from greentic.bundle import pack_config, stored
 from greentic.bundle.archive import DEFAULT_LIMITS, Limits, SafeZip
-from greentic.bundle.digest import CHUNK, format_digest, sha256_file
+from greentic.bundle.digest import sha256_file
 from greentic.bundle.reader import PACK_LIST_LOCK, check_bundle
 from greentic.errors import Conflict, DigestMismatch, IoError, NotFound
 from greentic.spec.environment import Environment, PackListEntry, Revision
@@ -55,7 +54,10 @@ STEPS = (
 
 
 class Pulled(Protocol):
-    """What materialization needs of a fetched bundle (`greentic.fetch.FetchedBundle`)."""
+    """What materialization needs of a fetched bundle (`greentic.fetch.FetchedBundle`).
+
+    The file is the caller's own copy: it may be hard-linked into the store, so delete it
+    freely afterwards but never rewrite it in place (a bare Path is always copied)."""
 
     @property
     def path(self) -> Path: ...
@@ -170,21 +172,23 @@ def _revision(env: Environment, revision_id: str) -> Revision:
     return rev
 
 
-def _copy_hashing(src: Path, dst: Path) -> str:
-    """Copy `src` to the new file `dst` (fsynced) and return the sha256 of the bytes copied."""
-    h = hashlib.sha256()
+def _stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
+    """Stage the pulled bundle at `dst` (durable) and return the sha256 of the staged bytes."""
     try:
-        with open(src, "rb") as fin, open(dst, "xb") as fout:
-            while chunk := fin.read(CHUNK):
-                h.update(chunk)
-                fout.write(chunk)
-            fout.flush()
-            os.fsync(fout.fileno())
+        # A `Pulled` is the caller's own copy: hard-linked when it can be (written once, by
+        # the fetch); a bare path is a user's file, which may be rewritten later: copied.
+        fd = stored.stage_file(_source(fetched), dst, link=not isinstance(fetched, Path))
     except FileNotFoundError:
-        raise NotFound(f"fetched bundle {src} does not exist") from None
+        raise NotFound(f"fetched bundle {_source(fetched)} does not exist") from None
     except OSError as exc:
-        raise IoError(f"cannot stage {src} into {dst.parent}: {exc.strerror or exc}") from None
-    return format_digest(h.hexdigest())
+        raise IoError(
+            f"cannot stage {_source(fetched)} into {dst.parent}: {exc.strerror or exc}"
+        ) from None
+    try:
+        os.fsync(fd)  # cheap for a linked file the fetch already made durable
+        return stored.sha256_fd(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -204,7 +208,7 @@ def gate(staged_digest: str, rev: Revision) -> None:
 def _stage(
     env: Environment,
     rev: Revision,
-    pulled: Path,
+    fetched: Pulled | Path,
     partial: Path,
     *,
     trusted_keys: Sequence[TrustKey] | None,
@@ -214,7 +218,7 @@ def _stage(
     rid = rev.revision_id
     partial.mkdir(parents=True)
     bundle = partial / BUNDLE_FILE
-    digest = _copy_hashing(pulled, bundle)
+    digest = _stage_bundle(fetched, bundle)
     _step("staged")
     gate(digest, rev)
     _step("gated")
@@ -292,9 +296,7 @@ def _materialize(
     before = rev.model_copy(deep=True)
     swapped = False
     try:
-        staged = _stage(
-            env, rev, _source(fetched), partial, trusted_keys=trusted_keys, limits=limits
-        )
+        staged = _stage(env, rev, fetched, partial, trusted_keys=trusted_keys, limits=limits)
         if final.exists():
             os.replace(final, aside)
             _step("aside")
