@@ -50,8 +50,11 @@ typecheck: $(STAMP)
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/bundles/build.py
 
+# `make bench` runs the benches behind docs/performance.md (pull, cold boot, CLI start-up,
+# throughput; a few minutes) and regenerates it with its chart; BENCH_ARGS=--quick for a short
+# run. Every other bench script prints its own figures: `.venv/bin/python bench/<name>.py`.
 bench: $(STAMP)
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache *.egg-info

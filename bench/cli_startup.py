@@ -7,6 +7,7 @@ command ROUNDS times as a fresh process and prints the medians and their ratio. 
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -32,6 +33,29 @@ def median_ms(cmd: list[str], env: dict[str, str]) -> float:
     return statistics.median(run(cmd, env) for _ in range(ROUNDS)) * 1000
 
 
+def figures(base: float, show: float, helps: float) -> dict[str, object]:
+    def fig(name: str, value: float, goal: str, met: bool | None) -> dict[str, object]:
+        return {
+            "name": f"{name} (median of {ROUNDS})",
+            "value": value,
+            "unit": "ms",
+            "baseline": "python -c pass",
+            "baseline_value": base,
+            "ratio": value / base,
+            "goal": goal,
+            "met": met,
+        }
+
+    return {
+        "bench": "cli_startup",
+        "title": "CLI start-up",
+        "figures": [
+            fig("gtc op env show local", show, "<= 4x python -c pass", show <= 4 * base),
+            fig("gtc --help", helps, "", None),
+        ],
+    }
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
@@ -53,6 +77,9 @@ def main() -> None:
         base = median_ms([sys.executable, "-c", "pass"], env)
         show = median_ms([*op, "env", "show", "local"], env)
         helps = median_ms([str(GTC), "--help"], env)
+    if "--json" in sys.argv[1:]:  # for bench/report.py (issue #16 goal: show <= 4x)
+        print(json.dumps(figures(base, show, helps)))
+        return
     print(f"rounds: {ROUNDS}")
     print(f"python -c pass            median {base:7.1f} ms")
     print(f"gtc --help                median {helps:7.1f} ms  ({helps / base:.1f}x)")

@@ -11,6 +11,7 @@ Usage: python bench/cold_boot.py [--runs N]. Target: median < 0.6 s on a 2-core 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -33,9 +34,30 @@ from bench.support.boot import (
 __all__ = ["FIXTURES", "author", "free_port", "healthz_ok"]  # what bench/throughput.py imports
 
 
+def figures(med: float, base: float, size: int, runs: int) -> dict[str, object]:
+    """The figures for bench/report.py (issue #16 goal: median <= 250 ms)."""
+    return {
+        "bench": "cold_boot",
+        "title": "Cold boot: exec to first /healthz 200, one revision pulled",
+        "figures": [
+            {
+                "name": f"cold boot, pull of {size} B over HTTP (median of {runs})",
+                "value": med * 1000,
+                "unit": "ms",
+                "baseline": "python -c pass",
+                "baseline_value": base * 1000,
+                "ratio": med / base,
+                "goal": "<= 250 ms",
+                "met": med <= 0.25,
+            }
+        ],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", action="store_true", help="one JSON document (bench/report.py)")
     args = parser.parse_args()
     httpd, http_port = serve_fixtures()
     with tempfile.TemporaryDirectory(prefix="gtc-bench-boot-") as tmp:
@@ -48,6 +70,9 @@ def main() -> int:
     httpd.shutdown()
     med, base = statistics.median(boots), statistics.median(passes)
     size = (FIXTURES / "perf-smoke.gtbundle").stat().st_size
+    if args.json:
+        print(json.dumps(figures(med, base, size, args.runs)))
+        return 0 if med < 0.6 else 1
     print(f"cold boot: exec → first /healthz 200, pull of {size} B over HTTP ({args.runs} runs)")
     print(f"  greentic-start   {spread(boots)}")
     print(f"  python -c pass   median {base * 1000:7.1f} ms")

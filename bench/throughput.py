@@ -10,6 +10,7 @@ ratio worker / hello-world. Usage: python bench/throughput.py [--duration 5] [--
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -101,11 +102,39 @@ def wait_healthy(port: int, path_ok: str = "/healthz", deadline: float = 20.0) -
     raise SystemExit(f"server on port {port} did not come up")
 
 
+def figures(results: list[Result], args: argparse.Namespace) -> dict[str, object]:
+    """The figures for bench/report.py (issue #16 goal: POST / >= 0.8x hello-world POST)."""
+    hello = {"GET": results[0], "POST": results[1]}
+    out: list[dict[str, object]] = []
+    for r in results[2:]:
+        method = "POST" if "POST" in r.label else "GET"
+        base = hello[method]
+        out.append(
+            {
+                "name": f"{r.label}: req/s (p99 {r.p99_ms:.2f} ms, {r.errors} errors)",
+                "value": r.rps,
+                "unit": "req/s",
+                "baseline": f"{base.label} (p99 {base.p99_ms:.2f} ms)",
+                "baseline_value": base.rps,
+                "ratio": r.rps / base.rps,
+                "goal": ">= 0.8" if method == "POST" else "",
+                "met": r.rps / base.rps >= 0.8 if method == "POST" else None,
+            }
+        )
+    return {
+        "bench": "throughput",
+        "title": f"Request throughput (wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s, loopback)",
+        "figures": out,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="one JSON document (bench/report.py)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: sudo apt-get install wrk", file=sys.stderr)
@@ -154,6 +183,8 @@ def main() -> int:
                 proc.terminate()
                 proc.wait(timeout=20)
     hello_get, hello_post = results[0].rps, results[1].rps
+    if args.json:
+        print(json.dumps(figures(results, args)))
     print(
         f"throughput: wrk -t{args.threads} -c{args.connections} -d{args.duration}s on loopback "
         f"({os.cpu_count()} CPUs); ratio = req/s ÷ hello-world GET (same-method ratio after /)"
