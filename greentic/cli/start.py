@@ -25,6 +25,16 @@ def resolve_env(flag: str | None) -> str:
     return flag or os.environ.get("GREENTIC_ENV", "").strip() or DEFAULT_ENV
 
 
+def skip_httpx_cli() -> None:
+    """Keep httpx from importing its command-line tool (rich, pygments) with the package.
+
+    `import httpx` runs `from ._main import main` and falls back to a stub on ImportError;
+    the worker never runs httpx's CLI, and importing it cost ~50 ms of a ~300 ms cold boot
+    (bench/cold_boot.py, docs/decisions.md). A no-op once httpx's CLI is already imported.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 env_option = click.option(
     "--env", "env_id", metavar="ID", help="Environment id (default: $GREENTIC_ENV, else local)."
 )
@@ -56,6 +66,7 @@ def start(
     env_id: str | None, store_root: str | None, cloudflared: str, cloudflared_binary: str | None
 ) -> None:
     """Boot the env's worker: pull routed bundles if needed, then serve until SIGTERM."""
+    skip_httpx_cli()
     from greentic.worker import process
 
     opts = process.StartOptions(
