@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import click
 
 from greentic.cli.lazy import LazyGroup
+from greentic.cli.startup import skip_pydantic_plugins
 
 LABELS = "greentic.boundary.labels"
 DEBUG = "greentic.boundary.debug"
@@ -228,6 +229,11 @@ class LabelledGroup(LazyGroup):
 
 class Boundary(LabelledGroup):
     """A group where every failure below it ends as the one JSON error line and exit 1."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """The console scripts' entry: turn pydantic's plugin discovery off first (#16)."""
+        skip_pydantic_plugins()
+        return super().main(*args, **kwargs)
 
     def make_context(
         self,
