@@ -10,11 +10,10 @@ bounded, so a routing loop fails instead of hanging.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from greentic.flow.model import Flow, Node
-from greentic.flow.template import render, to_text
+from greentic.flow.template import to_text
 
 MAX_STEPS = 1000
 MAX_DEPTH = 8
@@ -27,8 +26,7 @@ class FlowFailed(Exception):
     """Raised when a flow cannot finish; `str()` is the error the failure reply carries."""
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a run produced: the output (reply items) and the `emit.log` items."""
 
     output: Any
@@ -124,7 +122,7 @@ class _Runner:
             node = flow.nodes.get(current)
             if node is None:
                 raise FlowFailed(f"node {current} not found")
-            mapping = render(node.payload, context)
+            mapping = node.fill(context)
             last = self.op(flow, node, mapping, egress, depth=depth)
             nodes_out[node.name] = last
             records[node.name] = {"ok": True, "payload": last, "meta": {}}
@@ -180,7 +178,7 @@ class _Runner:
         for route in node.routes:
             if route.status is not None and route.status != OK:
                 continue
-            if route.condition is not None and not truthy(render(route.condition, context)):
+            if route.holds is not None and not truthy(route.holds(context)):
                 continue
             return route.to
         return None

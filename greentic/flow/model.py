@@ -7,8 +7,10 @@ Node order is the document order (it decides the start node when none is named).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from greentic.flow.template import Template, compile_template
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,11 @@ class Route:
     to: str | None = None
     condition: Any = None
     status: str | None = None
+    holds: Template | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        holds = None if self.condition is None else compile_template(self.condition)
+        object.__setattr__(self, "holds", holds)
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,11 @@ class Node:
     op: str
     payload: Any
     routes: tuple[Route, ...] = ()
+    fill: Template = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """The payload's template is compiled once here, not re-parsed on every run."""
+        object.__setattr__(self, "fill", compile_template(self.payload))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The worker's HTTP surface: one ASGI app per listener (SPEC §7, reference worker §4.2).
 
-Size: one request pipeline in one place (the order below is the contract), ~440 lines.
+Size: one request pipeline in one place (the order below is the contract), ~480 lines.
 
 Order: probes (any method, before any limit); the in-flight cap (503); `/status`; `/chat`
 (trusted loopback GET, else falls through); `/workers/invoke` (trusted loopback POST, JSON);
@@ -24,7 +24,7 @@ import random
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.responses import Response
 
@@ -131,9 +131,8 @@ class Runtime:
         }
 
 
-@dataclass(frozen=True)
-class Run:
-    """One dispatched run: where it goes and what it carries."""
+class Run(NamedTuple):
+    """One dispatched run: where it goes and what it carries (a NamedTuple: built per request)."""
 
     revision: ActiveRevision
     entry: dict[str, Any]
@@ -149,9 +148,44 @@ def text(status: int, body: str, headers: dict[str, str] | None = None) -> Respo
 PROBE_OK = text(200, "ok")  # stateless once built: one instance answers every probe
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per reply
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+class JsonResponse(Response):
+    """A JSON reply with its two headers built directly: no header normalisation per request
+    (starlette's `init_headers`), no websocket check (only http scopes reach a response)."""
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.media_type = "application/json"
+        self.raw_headers = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+
 def json_response(doc: Any, status: int = 200) -> Response:
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status_code=status, media_type="application/json")
+    return JsonResponse(_JSON.encode(doc).encode(), status)
+
+
+@functools.lru_cache(maxsize=256)  # tenants come from the environment: a handful
+def _reply_head(tenant: str) -> str:
+    """`{"kind":…,"tenant":…,"payload":` of `ingress.replies`, encoded once per tenant."""
+    whole = _JSON.encode({"kind": ingress.RESPONSE_KIND, "tenant": tenant, "payload": None})
+    return whole.removesuffix("null}")
+
+
+def replies_response(items: list[Any], tenant: str) -> Response:
+    """`json_response(ingress.replies(items, tenant))`, encoding only the payloads per request."""
+    head = _reply_head(tenant)
+    body = ",".join([head + _JSON.encode(item) + "}" for item in items])
+    return JsonResponse(f"[{body}]".encode())
 
 
 @functools.cache
@@ -162,6 +196,9 @@ def chat_page() -> bytes:
     return files("greentic.worker").joinpath("static/chat.html").read_bytes()
 
 
+# Pure and asked on every request with the same few (Host, Origin) pairs; bounded, so hostile
+# headers only churn the cache.
+_loopback_request = functools.lru_cache(maxsize=1024)(loopback_request)
 _ID_PREFIX = os.urandom(6).hex()  # message ids: unique per process, cheap per request
 _MESSAGE_SEQ = itertools.count(1)
 
@@ -224,7 +261,7 @@ class WorkerApp:
         return (
             self.listener.trusted_console
             and is_loopback(client[0] if client else None)
-            and loopback_request(headers.get("host"), headers.get("origin"))
+            and _loopback_request(headers.get("host"), headers.get("origin"))
         )
 
     async def handle(self, scope: Scope, reader: BodyReader) -> Response:
@@ -273,7 +310,7 @@ class WorkerApp:
         items = self.execute(run)
         if items is None:
             return text(500, FLOW_FAILED)
-        return json_response(ingress.replies(items, run.tenant))
+        return replies_response(items, run.tenant)
 
     def endpoint_refusal(self, who: ingress.Caller, route: routing.Route) -> Response | None:
         """An asserted messaging endpoint must exist (401) and be linked to the bundle (403)."""

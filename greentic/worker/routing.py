@@ -61,12 +61,16 @@ def prefix_specificity(prefix: str, path: str) -> int:
 
 def resolve(routes: Sequence[Route], host_header: str | None, path: str) -> Route | None:
     """The route bound to (host, path), or None."""
-    host = request_host(host_header)
+    host: str | None = None
+    host_known = False  # parsed only when some route binds hosts
     best: Route | None = None
     best_rank = 0
     for route in routes:
-        if route.hosts and host not in route.hosts:
-            continue
+        if route.hosts:
+            if not host_known:
+                host, host_known = request_host(host_header), True
+            if host not in route.hosts:
+                continue
         rank = max((prefix_specificity(p, path) for p in route.prefixes), default=0)
         if rank > best_rank:
             best, best_rank = route, rank
@@ -94,6 +98,9 @@ def pick(
     rand_below: Callable[[int], int],
 ) -> str | None:
     """The revision id picked from `(revision_id, weight_bps)` entries, or None if none weigh."""
+    if len(entries) == 1:  # the common case: one revision takes all traffic, nothing to draw
+        revision_id, weight = entries[0]
+        return revision_id if weight > 0 else None
     total = sum(w for _, w in entries if w > 0)
     if total <= 0:
         return None
