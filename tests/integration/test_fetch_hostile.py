@@ -10,10 +10,8 @@ regression fails the test instead of hanging it.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import http.server
-import ipaddress
 import json
 import ssl
 import subprocess
@@ -30,6 +28,7 @@ import pytest
 
 from greentic.errors import FetchError
 from greentic.fetch import fetch
+from tests.support.tls import self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -333,40 +332,10 @@ def test_retries_and_backoff_stop_at_the_deadline(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context, client context trusting it) for a cert naming 127.0.0.1 and 127.0.0.2."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hostile test")])
-    now = datetime.datetime.now(datetime.UTC)
-    ips = [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "127.0.0.2")]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(ips), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+    cert, server = self_signed(
+        tmp_path_factory.mktemp("tls"), ("127.0.0.1", "127.0.0.2"), name="hostile test"
     )
-    d = tmp_path_factory.mktemp("tls")
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(d / "cert.pem", d / "key.pem")
-    client = ssl.create_default_context(cafile=str(d / "cert.pem"))
-    return server, client
+    return server, ssl.create_default_context(cafile=str(cert))
 
 
 @pytest.fixture
