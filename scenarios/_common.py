@@ -21,10 +21,19 @@ from harness import waits
 from harness.context import ScenarioContext
 from harness.errors import HarnessError
 from harness.op import Gtc, operator_env
-from harness.tracks import INSECURE_ENV, RunningWorker
+from harness.tracks import INSECURE_ENV, Capability, RunningWorker
 
 SERVING_BANNER = r"serving \d+ revision\(s\) for env `[^`]+`|no bundles attached to env"
 HTTP_TIMEOUT_S = 5.0
+
+
+def lacks_methods(
+    backend: object, capability: Capability, *, lacks: str, hint: str
+) -> HarnessError:
+    """The error for a backend that declares `capability` without the methods it promises."""
+    return HarnessError(
+        f"{type(backend).__name__} declares `{capability}` but lacks {lacks}\nHint: {hint}"
+    )
 
 
 # -- prepare -----------------------------------------------------------------------------

@@ -27,16 +27,18 @@ LOOP_POLL_S = 1.0  # each poll asks the track (kubectl on kind) for restarts and
 
 def pod_backend(ctx: ScenarioContext) -> PodBackend:
     """The run's backend as a `PodBackend` (the scenario needs `Capability.RECONCILE`)."""
-    backend = ctx.backend
     if not ctx.can(Capability.RECONCILE):
         raise HarnessError(
             f"scenario `{ctx.name}` reconciles rendered pods; the `{ctx.track}` track cannot"
             "\nHint: list Capability.RECONCILE in the scenario's NEEDS"
         )
+    backend = ctx.backend
     if not isinstance(backend, PodBackend):
-        raise HarnessError(
-            f"{type(backend).__name__} declares `{Capability.RECONCILE}` but lacks "
-            "reconcile/workloads/worker\nHint: implement harness.tracks.PodBackend"
+        raise common.lacks_methods(
+            backend,
+            Capability.RECONCILE,
+            lacks="reconcile/workloads/worker",
+            hint="implement harness.tracks.PodBackend",
         )
     return backend
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from harness.context import ScenarioContext, ScenarioResult
-from harness.errors import HarnessError
 from harness.tracks import Capability, RunScope
 from scenarios import _common as common
 from scenarios import _pods as pods
@@ -44,9 +43,11 @@ class PolicyControl(Protocol):
 def policy_control(ctx: ScenarioContext) -> PolicyControl:
     backend = ctx.backend
     if not isinstance(backend, PolicyControl):
-        raise HarnessError(
-            f"{type(backend).__name__} declares `{Capability.NETWORK_POLICY}` but lacks "
-            "network_policies/drop_network_policy\nHint: implement them (harness/kube/track.py)"
+        raise common.lacks_methods(
+            backend,
+            Capability.NETWORK_POLICY,
+            lacks="network_policies/drop_network_policy",
+            hint="implement them (harness/kube/track.py)",
         )
     return backend
 

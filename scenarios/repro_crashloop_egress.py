@@ -62,9 +62,11 @@ class ServiceCut(Protocol):
 def service_cut(ctx: ScenarioContext) -> ServiceCut:
     backend = ctx.backend
     if not isinstance(backend, ServiceCut):
-        raise HarnessError(
-            f"{type(backend).__name__} declares `{Capability.SERVICE_CUT}` but lacks "
-            "cut_service/restore_service\nHint: implement them (harness/docker/track.py)"
+        raise common.lacks_methods(
+            backend,
+            Capability.SERVICE_CUT,
+            lacks="cut_service/restore_service",
+            hint="implement them (harness/docker/track.py)",
         )
     return backend
 
