@@ -66,14 +66,22 @@ def etcd_argv(binary: Path, data_dir: Path, ports: Ports) -> list[str]:
 
 
 def apiserver_argv(
-    binary: Path, files: pki.ControlPlanePki, ports: Ports, cert_dir: Path
+    binary: Path,
+    files: pki.ControlPlanePki,
+    ports: Ports,
+    cert_dir: Path,
+    *,
+    address: str = LOOPBACK,
 ) -> list[str]:
-    """kube-apiserver: TLS on loopback, client certs from our CA, RBAC, SA tokens we can verify."""
+    """kube-apiserver: TLS on `address`, client certs from our CA, RBAC, SA tokens we can verify.
+
+    With a node, `address` is the node IP: the `kubernetes` Service's endpoint is the advertise
+    address, and 127.0.0.1 inside a pod is the pod itself (finding 3)."""
     return [
         str(binary),
         f"--etcd-servers=http://{LOOPBACK}:{ports.etcd_client}",
-        f"--bind-address={LOOPBACK}",
-        f"--advertise-address={LOOPBACK}",
+        f"--bind-address={address}",
+        f"--advertise-address={address}",
         f"--secure-port={ports.apiserver}",
         f"--cert-dir={cert_dir}",
         f"--tls-cert-file={files.apiserver_cert}",
@@ -150,31 +158,33 @@ def kubeconfig(
     }
 
 
-@dataclass(frozen=True)
-class Running:
-    """A started control plane: its kubeconfig path and server URL."""
-
-    kubeconfig: Path
-    server: str
-
-
-def _config(directory: Path, server: str, files: pki.ControlPlanePki, user: str) -> Path:
+def write_kubeconfig(directory: Path, server: str, files: pki.ControlPlanePki, user: str) -> Path:
+    """`directory/kubeconfig` (admin) or `directory/<user>.kubeconfig`."""
     path = directory / ("kubeconfig" if user == "admin" else f"{user}.kubeconfig")
     path.write_text(yaml.safe_dump(kubeconfig(server, files, user=user), sort_keys=False))
     return path
 
 
+@dataclass(frozen=True)
+class Running:
+    """A started control plane: its kubeconfig path, server URL and PKI."""
+
+    kubeconfig: Path
+    server: str
+    files: pki.ControlPlanePki
+
+
 @contextlib.contextmanager
-def control_plane(bin_dir: Path, directory: Path) -> Iterator[Running]:
-    """etcd, the apiserver (until /readyz), then controller-manager and scheduler.
+def control_plane(bin_dir: Path, directory: Path, *, address: str = LOOPBACK) -> Iterator[Running]:
+    """etcd, the apiserver on `address` (until /readyz), then controller-manager and scheduler.
 
     Every process is stopped on exit, in reverse order, even after a failed start.
     """
-    files = pki.write_control_plane(directory / "pki")
+    files = pki.write_control_plane(directory / "pki", address=address)
     ports = Ports(*(free_port() for _ in range(5)))
     logs = directory / "logs"
-    server = f"https://{LOOPBACK}:{ports.apiserver}"
-    admin = _config(directory, server, files, "admin")
+    server = f"https://{address}:{ports.apiserver}"
+    admin = write_kubeconfig(directory, server, files, "admin")
 
     def process(name: str, argv: list[str]) -> ManagedProcess:
         return ManagedProcess(argv, env=dict(os.environ), logs_dir=logs, name=name)
@@ -182,14 +192,16 @@ def control_plane(bin_dir: Path, directory: Path) -> Iterator[Running]:
     etcd = process("etcd", etcd_argv(bin_dir / "etcd", directory / "etcd", ports))
     apiserver = process(
         "kube-apiserver",
-        apiserver_argv(bin_dir / "kube-apiserver", files, ports, directory / "apiserver-certs"),
+        apiserver_argv(
+            bin_dir / "kube-apiserver", files, ports, directory / "apiserver-certs", address=address
+        ),
     )
     controllers = process(
         "kube-controller-manager",
         controller_manager_argv(
             bin_dir / "kube-controller-manager",
             files,
-            _config(directory, server, files, "controller-manager"),
+            write_kubeconfig(directory, server, files, "controller-manager"),
             ports.controller_manager,
         ),
     )
@@ -197,7 +209,7 @@ def control_plane(bin_dir: Path, directory: Path) -> Iterator[Running]:
         "kube-scheduler",
         scheduler_argv(
             bin_dir / "kube-scheduler",
-            _config(directory, server, files, "scheduler"),
+            write_kubeconfig(directory, server, files, "scheduler"),
             ports.scheduler,
         ),
     )
@@ -215,7 +227,7 @@ def control_plane(bin_dir: Path, directory: Path) -> Iterator[Running]:
         ).status(200)
         stack.enter_context(controllers)
         stack.enter_context(scheduler)
-        yield Running(admin, server)
+        yield Running(admin, server, files)
 
 
 def _wait_for_stop() -> None:

@@ -143,6 +143,7 @@ CLIENTS = {
     "scheduler": ("system:kube-scheduler", ()),
     "kubelet": (f"system:node:{NODE_NAME}", ("system:nodes",)),
     "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ("system:masters",)),
+    "kube-proxy": ("system:kube-proxy", ()),  # bound to system:node-proxier by RBAC's bootstrap
 }
 
 
@@ -172,7 +173,11 @@ def write_control_plane(directory: Path, *, address: str = "127.0.0.1") -> Contr
     directory.mkdir(parents=True, exist_ok=True)
     ca = certificate_authority()
     apiserver = issue(
-        ca, "kube-apiserver", dns=APISERVER_NAMES, ips=(address, SERVICE_IP), server=True
+        ca,
+        "kube-apiserver",
+        dns=APISERVER_NAMES,
+        ips=tuple(dict.fromkeys((address, "127.0.0.1", SERVICE_IP))),
+        server=True,
     )
     sa_private, sa_public = service_account_key()
     files = {
