@@ -7,13 +7,26 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := docker-registry busybox-static wrk
 
-.PHONY: demo test setup system-deps lint typecheck unit fixtures bench clean
+.PHONY: demo test cluster-test setup system-deps lint typecheck unit fixtures bench clean
 
 demo: setup
 	$(BIN)/python demo.py host-pull
 
 test: setup lint typecheck
 	$(BIN)/pytest -n 2 -q
+
+# The cluster track on this machine's own Kubernetes (the `local` provider, issue #15):
+# cluster-up (minutes when cold), the `-m kind` tests on it, then cluster-down however they
+# ended (Ctrl-C included); the exit status is the tests', else cluster-down's (leftovers).
+# CLUSTER_TEST_ARGS adds pytest flags (e.g. `-n 2`: the workers adopt the one cluster).
+CLUSTER_TEST_ARGS ?=
+
+cluster-test: setup
+	@status=0; trap 'status=130' INT TERM; \
+	$(BIN)/python demo.py cluster-up --provider local && \
+	$(BIN)/pytest -m kind --provider local -q $(CLUSTER_TEST_ARGS) || status=$$?; \
+	$(BIN)/python demo.py cluster-down --provider local || [ $$status -ne 0 ] || status=1; \
+	exit $$status
 
 setup: system-deps $(STAMP)
 

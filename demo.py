@@ -130,6 +130,7 @@ class Options:
     variant: str | None
     keep: bool
     artifacts: Path
+    provider: str | None = None  # --provider (cluster-up/-down read it)
 
 
 def run_scenario(name: str, opts: Options, *, keep: bool | None = None) -> ScenarioResult | None:
@@ -282,6 +283,19 @@ def verb_kind_down(opts: Options) -> int:
     return kind_track.kind_down(print)
 
 
+def verb_cluster_up(opts: Options) -> int:
+    """`--provider local`: start the local cluster (kubeconfig, version); else kind-up."""
+    from harness.kube import verbs as kind_track
+
+    return kind_track.cluster_up(print, provider=opts.provider)
+
+
+def verb_cluster_down(opts: Options) -> int:
+    from harness.kube import verbs as kind_track
+
+    return kind_track.cluster_down(print, provider=opts.provider)
+
+
 def verb_doctor(opts: Options) -> int:
     from harness import preflight
     from harness.kube import verbs as kind_track
@@ -297,6 +311,8 @@ COMMANDS: dict[str, tuple[Callable[[Options], int], str]] = {
     "repro": (verb_repro, "list the troubleshooting rows, or reproduce one: repro <name>"),
     "kind-up": (verb_kind_up, "create the kind cluster (local registry) and load the images"),
     "kind-down": (verb_kind_down, "delete the kind cluster kind-up created"),
+    "cluster-up": (verb_cluster_up, "--provider local: start the local cluster (else kind-up)"),
+    "cluster-down": (verb_cluster_down, "--provider local: stop it (else kind-down)"),
     "doctor": (verb_doctor, "preflight: python deps, docker, kind/kubectl, context, pod network"),
 }
 
@@ -319,11 +335,14 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument(
         "--image-registry", metavar="HOST[/PREFIX]", help="with --kube-context: push images here"
     )
+    parser.add_argument(
+        "--provider", choices=("kind", "existing", "local"), help="kind track: which cluster"
+    )
     ns = parser.parse_intermixed_args(argv)
-    if ns.kube_context or ns.image_registry:  # harness.kube.clusters reads them from here
+    if ns.kube_context or ns.image_registry or ns.provider:  # harness.kube.clusters reads them
         from harness.kube import verbs as kind_track
 
-        kind_track.select_cluster(ns.kube_context, ns.image_registry)
+        kind_track.select_cluster(ns.kube_context, ns.image_registry, ns.provider)
     return Options(
         verb=ns.verb or "",
         args=list(ns.args),
@@ -331,6 +350,7 @@ def parse(argv: list[str]) -> Options:
         variant=ns.variant,
         keep=ns.keep,
         artifacts=(ns.artifacts or default_root(REPO)).resolve(),
+        provider=ns.provider,
     )
 
 

@@ -2,11 +2,13 @@
 
 Registered by the repository's top-level `conftest.py` (`pytest_plugins`) and, for projects
 that install this one, by the `pytest11` entry point `harness.pytest_plugin` (the same name,
-so both at once register it once). Options: `--track`, `--kube-context`, `--image-registry`,
-`--cluster-name`, `--keep-cluster` (pytest-kind's), `--artifacts-dir`; each is exported as a
-`GTC_*` variable (`OPTION_ENV`), so scenario runs and xdist workers use the same cluster. With
-`--kube-context` a cluster test fails at set-up, in seconds, with one line when the context
-does not answer. Each test is one run
+so both at once register it once). Options: `--track`, `--provider`, `--kube-context`,
+`--image-registry`, `--cluster-name`, `--keep-cluster` (pytest-kind's), `--artifacts-dir`; each
+is exported as a `GTC_*` variable (`OPTION_ENV`), so scenario runs and xdist workers use the
+same cluster. With `--kube-context` a cluster test fails at set-up, in seconds, with one line
+when the context does not answer. With `--provider local` the controller (never an xdist
+worker) starts the local cluster when it is not running and a cluster test is selected, and
+stops it at the end only if it started it; workers adopt it. Each test is one run
 with its own run id, artifacts and store (`harness.testing.open_run`), so the fixtures are the
 track backends the scenarios use. Markers `docker`, `kind`, `net`, `slow` are gated here
 (GTC_REQUIRE_DOCKER=1 / GTC_REQUIRE_KIND=1 turn a missing engine or kind into a failure).
@@ -26,8 +28,9 @@ import pytest
 
 from harness import tracks
 from harness.context import ScenarioContext, ScenarioResult
-from harness.kube.clusters import CLUSTER_ENV, CONTEXT_ENV, REGISTRY_ENV
-from harness.kube.providers import KEPT_CLUSTER, ClusterOptions, kind_cluster_name
+from harness.kube import gate
+from harness.kube.clusters import CLUSTER_ENV, CONTEXT_ENV, PROVIDER_ENV, REGISTRY_ENV
+from harness.kube.providers import KEPT_CLUSTER, PROVIDERS, ClusterOptions, kind_cluster_name
 from harness.op import Gtc, operator_env
 from harness.testing import (
     BundleServer,
@@ -41,7 +44,10 @@ from harness.testing import (
 
 MARKERS = {
     "docker": "needs a running Docker engine (GTC_REQUIRE_DOCKER=1 makes a missing engine fail)",
-    "kind": "needs docker + kind + kubectl; runs the cluster track (pytest -m kind)",
+    "kind": "needs a cluster (kind + docker + kubectl, or --provider/--kube-context); runs "
+    "the cluster track (pytest -m kind)",
+    "local_cluster": "starts and stops the local Kubernetes (#15; root, containerd, ~1 min "
+    "warm); run with -m local_cluster while no local cluster is up",
     "net": "reaches the real internet (real Telegram / cloudflared); never in CI",
     "slow": "takes more than a few seconds",
 }
@@ -51,12 +57,14 @@ DEFAULT_TRACK = "host"
 # the cluster ones (the one place they become ClusterOptions).
 OPTION_ENV = {
     "artifacts_dir": "GTC_ARTIFACTS",  # harness.artifacts.default_root
+    "provider": PROVIDER_ENV,  # kind | existing | local
     "cluster_name": CLUSTER_ENV,  # a named kind cluster (also what --keep-cluster keeps)
     "kube_context": CONTEXT_ENV,  # the `existing` provider on this context
     "image_registry": REGISTRY_ENV,  # where that provider pushes the images
 }
 _PREEXISTING = pytest.StashKey[bool]()  # did the named cluster exist before this session?
-_UNREACHABLE = pytest.StashKey[str]()  # --kube-context's one-line failure ("" = reachable)
+_UNREACHABLE = pytest.StashKey[str]()  # the cluster's one-line failure ("" = usable)
+_STARTED_LOCAL = pytest.StashKey[bool]()  # did this (controller) process start the local cluster?
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,6 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=list(tracks.TRACKS),
         help="where the `scenario`, `worker`, `distributor`, `oci_registry` fixtures run "
         "(default: host)",
+    )
+    group.addoption(
+        "--provider",
+        choices=list(PROVIDERS),
+        help="the cluster track's cluster: kind (default), existing (--kube-context) or local "
+        "(this machine's; started unless running — `python demo.py cluster-up --provider local`)",
     )
     group.addoption(
         "--kube-context",
@@ -113,8 +127,33 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_PREEXISTING] = name in kind_clusters()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """`--provider local`: the controller (a plain run, or xdist's before it spawns workers)
+    starts the local cluster when a cluster test is selected and none runs; a failure becomes
+    every cluster test's one line. Workers only adopt (`unreachable`)."""
+    config = session.config
+    if config.getoption("provider") != "local" or hasattr(config, "workerinput"):
+        return
+    if gate.wants_cluster(config.getoption("-m") or "", config.getoption("track")):
+        done = gate.start_local(_say(config))
+        config.stash[_STARTED_LOCAL] = done.started
+        if done.failure:
+            config.stash[_UNREACHABLE] = done.failure
+
+
+def _say(config: pytest.Config) -> Callable[[str], None]:
+    """A line to the terminal (pytest's reporter when there is one)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        return lambda line: reporter.write_line(line)
+    return lambda line: print(line, file=sys.stderr)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Delete the named cluster this session created (not a kept one, not one found)."""
+    """Stop the local cluster this session started; delete the named kind cluster this session
+    created (not a kept one, not one found)."""
+    if config.stash.get(_STARTED_LOCAL, False):
+        gate.stop_local(_say(config))
     name = config.getoption("cluster_name")
     created_here = config.stash.get(_PREEXISTING, True) is False
     if name and created_here and not config.getoption("keep_cluster") and name in kind_clusters():
@@ -148,27 +187,17 @@ def docker_available() -> bool:
     return done.returncode == 0
 
 
-def kind_available(kube_context: str | None = None) -> bool:
-    """kubectl, and kind unless the cluster is an existing one (`--kube-context`)."""
-    has_kind = kube_context is not None or shutil.which("kind") is not None
-    return has_kind and shutil.which("kubectl") is not None
+def kind_available(kube_context: str | None = None, provider: str | None = None) -> bool:
+    """Every tool the selected cluster needs is on PATH (kubectl; kind for a kind cluster)."""
+    return gate.tools_available(kube_context, provider)
 
 
 def unreachable(config: pytest.Config) -> str:
-    """`--kube-context`'s one-line failure when its API server does not answer in seconds,
-    else "" (checked once per session, before the first cluster test builds anything)."""
-    context = config.getoption("kube_context")
-    if not context:
-        return ""
+    """The selected cluster's one-line failure, else "" (checked once per session, before the
+    first cluster test builds anything): an unreachable `--kube-context`; `--provider local`
+    with no local cluster running, or the controller's failed start."""
     if _UNREACHABLE not in config.stash:
-        from harness.kube.commands import ClusterUnreachable, SubprocessRunner
-        from harness.kube.kind import check_reachable
-
-        try:
-            check_reachable(SubprocessRunner(), context, None)
-            config.stash[_UNREACHABLE] = ""
-        except ClusterUnreachable as exc:
-            config.stash[_UNREACHABLE] = str(exc)
+        config.stash[_UNREACHABLE] = gate.cluster_failure(*_choice(config))
     return config.stash[_UNREACHABLE]
 
 
@@ -178,16 +207,18 @@ def required(variable: str) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markexpr = config.getoption("-m") or ""
-    context = config.getoption("kube_context")
+    context, provider = config.getoption("kube_context"), config.getoption("provider")
     has_docker: bool | None = None
     for item in items:
         if "net" in item.keywords and "net" not in markexpr:
             item.add_marker(pytest.mark.skip(reason="net: reaches the internet; run with -m net"))
+        if "local_cluster" in item.keywords and "local_cluster" not in markexpr:
+            item.add_marker(pytest.mark.skip(reason="local cluster: run with -m local_cluster"))
         if "kind" in item.keywords:
             if "kind" not in markexpr:
                 item.add_marker(pytest.mark.skip(reason="kind track: run with pytest -m kind"))
-            elif not kind_available(context) and not required("GTC_REQUIRE_KIND"):
-                tools = "kubectl" if context else "kind/kubectl"
+            elif not kind_available(context, provider) and not required("GTC_REQUIRE_KIND"):
+                tools = "/".join(gate.cluster_tools(context, provider))
                 item.add_marker(pytest.mark.skip(reason=f"{tools} not on PATH"))
         if "docker" in item.keywords:
             if has_docker is None:
@@ -200,9 +231,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """With GTC_REQUIRE_DOCKER=1 a docker test fails (not skips) when no engine answers."""
     if "docker" in item.keywords and required("GTC_REQUIRE_DOCKER") and not docker_available():
         pytest.fail("GTC_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
-    context = item.config.getoption("kube_context")
-    if "kind" in item.keywords and required("GTC_REQUIRE_KIND") and not kind_available(context):
-        pytest.fail("GTC_REQUIRE_KIND=1 but kind or kubectl is not on PATH")
+    context, provider = item.config.getoption("kube_context"), item.config.getoption("provider")
+    needs_tools = required("GTC_REQUIRE_KIND") and not kind_available(context, provider)
+    if "kind" in item.keywords and needs_tools:
+        tools = " or ".join(gate.cluster_tools(context, provider))
+        pytest.fail(f"GTC_REQUIRE_KIND=1 but {tools} is not on PATH")
     if "kind" in item.keywords and (failure := unreachable(item.config)):
         pytest.fail(failure, pytrace=False)
 
@@ -217,23 +250,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # -- fixtures ------------------------------------------------------------------------------------
 
 
-def _require_track_tools(track: str, kube_context: str | None = None) -> None:
+def _require_track_tools(
+    track: str, kube_context: str | None = None, provider: str | None = None
+) -> None:
     """Skip (or fail under GTC_REQUIRE_*) when the selected track's tools are missing."""
     if track == "docker" and not docker_available():
         if required("GTC_REQUIRE_DOCKER"):
             pytest.fail("--track docker with GTC_REQUIRE_DOCKER=1, but no Docker engine answers")
         pytest.skip("--track docker: no Docker engine answers `docker info`")
-    if track == "kind" and not kind_available(kube_context):
+    if track == "kind" and not kind_available(kube_context, provider):
+        tools = " or ".join(gate.cluster_tools(kube_context, provider))
         if required("GTC_REQUIRE_KIND"):
-            pytest.fail("--track kind with GTC_REQUIRE_KIND=1, but kind or kubectl is missing")
-        pytest.skip("--track kind: kind or kubectl is not on PATH")
+            pytest.fail(f"--track kind with GTC_REQUIRE_KIND=1, but {tools} is missing")
+        pytest.skip(f"--track kind: {tools} is not on PATH")
+
+
+def _choice(config: pytest.Config) -> tuple[str | None, str | None]:
+    """The cluster the flags select: (--kube-context, --provider)."""
+    return config.getoption("kube_context"), config.getoption("provider")
 
 
 @pytest.fixture(scope="session")
 def track(pytestconfig: pytest.Config) -> str:
     """The selected track (`--track`, default host); skips when its tools are missing."""
     selected: str = pytestconfig.getoption("track")
-    _require_track_tools(selected, pytestconfig.getoption("kube_context"))
+    _require_track_tools(selected, *_choice(pytestconfig))
     if selected == "kind" and (failure := unreachable(pytestconfig)):
         pytest.fail(failure, pytrace=False)
     return selected
@@ -326,8 +367,7 @@ def cluster(pytestconfig: pytest.Config) -> ClusterHandle:
     from harness.kube import clusters
     from harness.kube.commands import SubprocessRunner
 
-    context = pytestconfig.getoption("kube_context")
-    _require_track_tools("kind", context)
+    _require_track_tools("kind", *_choice(pytestconfig))
     if failure := unreachable(pytestconfig):
         pytest.fail(failure, pytrace=False)
 

@@ -4,6 +4,8 @@ The cluster track's choice travels in the environment, so scenario runs, subproc
 pytest-xdist workers all see what the pytest plugin's flags or demo.py's said; `cluster_options`
 is the ONE place that reads it into `ClusterOptions`:
 
+    GTC_CLUSTER_PROVIDER=NAME     kind | existing | local (--provider; unset: existing with a
+                                  context, else kind)
     GTC_KUBE_CONTEXT=CTX          the `existing` provider on that context (--kube-context)
     GTC_IMAGE_REGISTRY=HOST[/P]   where its images are pushed (--image-registry)
     GTC_KIND_CLUSTER=NAME         a named kind cluster, adopted or created, never deleted by
@@ -11,7 +13,9 @@ is the ONE place that reads it into `ClusterOptions`:
 
 `session_provider` turns them into one set-up Provider per process (cached, its failure too:
 an unreachable context fails every run in milliseconds with the same one line). Without any,
-each process (xdist worker) owns a kind cluster deleted at session end or exit. Used by
+each process (xdist worker) owns a kind cluster deleted at session end or exit. The `local`
+provider is one per machine: every process adopts the running one and keeps it (whoever
+started it stops it: the plugin's controller, or `demo.py cluster-down`). Used by
 `KindBackend`, the demo verbs and the plugin's `cluster` fixture.
 """
 
@@ -28,6 +32,7 @@ from harness.kube.commands import ProviderError, Runner
 from harness.kube.kind import KindCluster
 from harness.kube.providers import ClusterOptions, Provider, provider_for, provider_name
 
+PROVIDER_ENV = "GTC_CLUSTER_PROVIDER"  # kind | existing | local
 CLUSTER_ENV = "GTC_KIND_CLUSTER"  # a named kind cluster to use instead of one per process
 CONTEXT_ENV = "GTC_KUBE_CONTEXT"  # an existing cluster's kubeconfig context
 REGISTRY_ENV = "GTC_IMAGE_REGISTRY"  # where images go for an existing cluster
@@ -38,14 +43,17 @@ _FAILED: dict[str, ProviderError] = {}
 
 def cluster_options(environ: Mapping[str, str] | None = None) -> ClusterOptions:
     """The cluster the environment selects (see the module docstring). A named kind cluster
-    is kept by this process: the session that created it decides (the plugin's controller)."""
+    and the local cluster are kept by this process: the session that created it decides (the
+    plugin's controller, or the demo's cluster-down)."""
     env = os.environ if environ is None else environ
+    provider = env.get(PROVIDER_ENV) or None
     name = env.get(CLUSTER_ENV) or None
     return ClusterOptions(
+        provider=provider,
         kube_context=env.get(CONTEXT_ENV) or None,
         image_registry=env.get(REGISTRY_ENV) or None,
         cluster_name=name,
-        keep_cluster=name is not None,
+        keep_cluster=name is not None or provider == "local",
     )
 
 
@@ -63,7 +71,12 @@ def kept_cluster(name: str, *, registry_image: str, runner: Runner) -> KindClust
 
 
 def _key(options: ClusterOptions) -> str:
-    if options.kube_context:
+    """One cached provider per cluster: the local one, a context, a named kind cluster, or
+    this process's own kind cluster."""
+    name = provider_name(options)
+    if name == "local":
+        return "local"
+    if name == "existing":
         return f"context:{options.kube_context}"
     return f"kind:{options.cluster_name}" if options.cluster_name else "process"
 
@@ -96,10 +109,11 @@ def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
     """The kind cluster of this process (kind-only callers: the local-registry recipe's
     tests); a clear error when the environment selects another provider."""
     options = cluster_options()
-    if provider_name(options) != "kind":
+    if (name := provider_name(options)) != "kind":
+        flag = "--provider local" if name == "local" else f"--kube-context `{options.kube_context}`"
         raise ProviderError(
-            f"this needs a kind cluster, but --kube-context `{options.kube_context}` selects "
-            "an existing cluster — run it without --kube-context"
+            f"this needs a kind cluster, but {flag} selects the `{name}` provider — run it "
+            f"without {flag.split()[0]}"
         )
     cluster = session_provider(options, runner=runner, registry_image=lambda: registry_image)
     if not isinstance(cluster, KindCluster):  # provider_name said kind: provider_for made one
@@ -109,16 +123,19 @@ def session_cluster(*, runner: Runner, registry_image: str) -> KindCluster:
 
 def close_session_clusters() -> list[str]:
     """Delete this process's own clusters now (pytest session end; atexit is the fallback);
-    an existing provider deletes its run's namespaces (never the cluster)."""
+    an existing or local provider deletes its run's namespaces, and the local one stops the
+    cluster only when it started it and does not keep it. The names of the clusters gone."""
     closed = []
     for key, cluster in list(_CLUSTERS.items()):
+        del _CLUSTERS[key]
         if isinstance(cluster, KindCluster):
             if not cluster.keep:
                 cluster.delete()
                 closed.append(cluster.name)
-        else:
-            cluster.tear_down(None)
-        del _CLUSTERS[key]
+            continue
+        if not cluster.keep:
+            closed.append(cluster.context)
+        cluster.tear_down(None)
     _FAILED.clear()
     return closed
 

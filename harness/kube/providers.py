@@ -18,12 +18,18 @@ Providers:
   the next run finds — `--cluster-name`, else `gtc-pytest`; only an unkept, unnamed cluster
   is this run's own `gtc-<run id>`. On a failed create or registry wiring it writes
   `kind export logs`.
-- `existing` (`Existing`, `--kube-context CTX`): a cluster someone else owns (a kept kind
-  cluster, k3d, minikube, a cloud cluster). Never created or deleted; images are pushed to
-  `--image-registry HOST[/PREFIX]` (a `kind-<name>` context of a local kind cluster may load
-  them instead); every namespace the run makes is labelled `greentic.test/run=<run id>` and
-  deleted by that label at tear-down.
-- `local`: reserved for a later issue (a clear error today).
+- `existing` (`harness.kube.existing.Existing`, `--kube-context CTX`): a cluster someone
+  else owns (a kept kind cluster, k3d, minikube, a cloud cluster). Never created or deleted;
+  images are pushed to `--image-registry HOST[/PREFIX]` (a `kind-<name>` context of a local
+  kind cluster may load them instead); every namespace the run makes is labelled
+  `greentic.test/run=<run id>` and deleted by that label at tear-down.
+- `local` (`harness.kube.local.provider.Local`, `--provider local`): the real single-node
+  cluster `harness.kube.local.cluster` runs on this machine (context `greentic-local`, its own
+  kubeconfig). Adopted when running (then never stopped by the run), else started — not by
+  an xdist worker, which fails in one line naming `python demo.py cluster-up --provider
+  local` — and stopped at tear-down unless kept. Otherwise it is `existing`: per-run labelled
+  namespaces, kubectl evidence (plus the cluster's process logs); images are imported into
+  the node's containerd (`harness.kube.local.images`), once per tag per process.
 
 Every provider hands child processes an explicit KUBECONFIG (`kube_env`): `operator_env()`
 points HOME at a run directory, where `~/.kube/config` would find nothing.
@@ -32,7 +38,6 @@ points HOME at a run directory, where `~/.kube/config` would find nothing.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -40,33 +45,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import yaml
-
-from harness.closing import TearDownOnExit
-from harness.kube import artifacts, netpol
+from harness.kube import netpol
 from harness.kube.commands import (
     COMMAND_TIMEOUT_S,
     Completed,
     ProviderError,
     Runner,
     SubprocessRunner,
-    must,
-    parse_lines,
 )
 from harness.kube.commands import (
     ClusterUnreachable as ClusterUnreachable,  # re-exported: what set_up raises
 )
-from harness.kube.kind import (
-    CREATE_TIMEOUT_S,
-    KindCluster,
-    check_reachable,
-    cluster_name,
-    kind_get_clusters_cmd,
-    kind_load_cmd,
-)
+from harness.kube.existing import Existing as Existing
+from harness.kube.existing import kind_name_of as kind_name_of
+from harness.kube.existing import remote_ref as remote_ref
+from harness.kube.existing import run_namespace as run_namespace
+from harness.kube.kind import KindCluster, cluster_name
 from harness.kube.kubectl import RUN_LABEL as RUN_LABEL
-from harness.kube.kubectl import kubectl_cmd, resolve_kubeconfig
-from harness.kube.local_registry import docker_push_cmd, docker_tag_cmd
 
 PROVIDERS = ("kind", "existing", "local")
 KEPT_CLUSTER = "gtc-pytest"  # the kind cluster --keep-cluster keeps without --cluster-name
@@ -92,7 +87,7 @@ class ClusterOptions:
 class Provider(Protocol):
     """One cluster the pod scenarios run on. `with provider:` = set_up … tear_down(exc)."""
 
-    provider: str  # "kind" | "existing"
+    provider: str  # "kind" | "existing" | "local"
     keep: bool
     run_id: str
 
@@ -149,130 +144,6 @@ class Provider(Protocol):
     ) -> list[Path]: ...
 
 
-# -- pure helpers ----------------------------------------------------------------------------
-
-
-def run_namespace(env_id: str, run_id: str) -> str:
-    """`gtc-<env>-<run id>`: an RFC 1123 label unique per run, so runs can share a cluster."""
-    raw = f"gtc-{env_id}-{run_id}".lower()
-    name = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", raw)).strip("-")
-    return name[:63].rstrip("-")
-
-
-def remote_ref(registry: str, tag: str) -> str:
-    """`HOST[/PREFIX]/<repo>:<tag>` for local image `tag` (its own registry host dropped)."""
-    repo_tag = tag.rsplit("/", 1)[-1] if "/" in tag else tag
-    return f"{registry.rstrip('/')}/{repo_tag}"
-
-
-def kind_name_of(context: str) -> str | None:
-    """`gtc-demo` for context `kind-gtc-demo` (kind's naming), else None."""
-    return context.removeprefix("kind-") if context.startswith("kind-") else None
-
-
-# -- the existing provider -------------------------------------------------------------------
-
-
-@dataclass
-class Existing(TearDownOnExit):
-    """A cluster the run does not own: checked, used in per-run namespaces, never deleted."""
-
-    kube_context: str
-    run_id: str
-    kubeconfig: Path | None = None
-    image_registry: str | None = None
-    artifacts: Path | None = None
-    runner: Runner = field(default_factory=SubprocessRunner)
-    keep: bool = True  # the cluster is never ours to delete
-    provider: str = "existing"
-    _pushed: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def context(self) -> str:
-        return self.kube_context
-
-    def set_up(self) -> None:
-        self.check_reachable()
-
-    def tear_down(self, exc: BaseException | None) -> None:
-        """Artifacts on failure, then every namespace labelled with this run's id."""
-        if exc is not None and self.artifacts is not None:
-            written = self.collect_artifacts(self.artifacts)
-            exc.add_note(f"cluster artifacts: {self.artifacts} ({len(written)} files)")
-        self.runner.run(
-            self.kubectl_argv(
-                "delete", "namespace", "-l", f"{RUN_LABEL}={self.run_id}", "--wait=false",
-                "--ignore-not-found",
-            ),
-            timeout=COMMAND_TIMEOUT_S,
-        )  # fmt: skip
-
-    def check_reachable(self) -> None:
-        check_reachable(self.runner, self.context, self.kubeconfig)
-
-    def kubectl_argv(self, *args: str) -> list[str]:
-        return kubectl_cmd(self.context, *args, kubeconfig=self.kubeconfig)
-
-    def kubectl(
-        self, *args: str, input: str | None = None, timeout: float = COMMAND_TIMEOUT_S
-    ) -> Completed:
-        return must(self.runner.run(self.kubectl_argv(*args), timeout=timeout, input=input))
-
-    def apply(self, objects: Sequence[Mapping[str, Any]]) -> Completed:
-        text = yaml.safe_dump_all([dict(o) for o in objects], sort_keys=False)
-        return self.kubectl(
-            "apply", "--server-side", "--field-manager", "greentic-harness", "-f", "-", input=text
-        )
-
-    def kube_env(self, base: Mapping[str, str]) -> dict[str, str]:
-        return {**base, "KUBECONFIG": resolve_kubeconfig(self.kubeconfig)}
-
-    def image_ref(self, tag: str) -> str:
-        """Pushed to `--image-registry` (once per tag); a local kind context loads instead."""
-        if tag in self._pushed:
-            return self._pushed[tag]
-        if self.image_registry:
-            ref = remote_ref(self.image_registry, tag)
-            must(self.runner.run(docker_tag_cmd(tag, ref), timeout=COMMAND_TIMEOUT_S))
-            pushed = self.runner.run(docker_push_cmd(ref), timeout=CREATE_TIMEOUT_S)
-            must(pushed, hint=f"can this machine push to `{self.image_registry}`? (docker login)")
-        elif (name := self._local_kind()) is not None:
-            ref = tag
-            must(self.runner.run(kind_load_cmd(name, tag), timeout=CREATE_TIMEOUT_S))
-        else:
-            raise ProviderError(
-                f"cluster `{self.context}` cannot see this machine's image `{tag}`: pass "
-                "--image-registry HOST[/PREFIX] (a registry the cluster pulls from)"
-            )
-        self._pushed[tag] = ref
-        return ref
-
-    def _local_kind(self) -> str | None:
-        name = kind_name_of(self.context)
-        if name is None:
-            return None
-        listed = self.runner.run(kind_get_clusters_cmd(), timeout=COMMAND_TIMEOUT_S)
-        return name if listed.ok and name in parse_lines(listed.stdout) else None
-
-    def namespace_for(self, env_id: str) -> str:
-        return run_namespace(env_id, self.run_id)
-
-    def enforces_network_policy(self, image: str) -> netpol.Detection:
-        return netpol.detect_once(self.kubectl_argv(), self.runner, image, run_id=self.run_id)
-
-    def namespace_labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.run_id}
-
-    def collect_artifacts(
-        self, dest: Path, namespaces: Sequence[str] | None = None, *, node_logs: bool = True
-    ) -> list[Path]:
-        """kubectl evidence only (`kind export logs` needs a kind cluster)."""
-        return artifacts.collect(
-            self.runner, None, self.context, dest, kubeconfig=self.kubeconfig,
-            namespaces=namespaces, node_logs=False,
-        )  # fmt: skip
-
-
 # -- choosing ----------------------------------------------------------------------------------
 
 
@@ -302,9 +173,14 @@ def provider_for(options: ClusterOptions, *, runner: Runner | None = None) -> Pr
             runner=runner,
         )
     if name == "local":
-        raise ProviderError(
-            "the `local` cluster provider is not built yet: use `kind` or "
-            "`existing` (--kube-context CTX)"
+        from harness.kube.local.provider import Local
+
+        return Local(
+            run_id=options.run_id,
+            artifacts=options.artifacts_dir,
+            keep=options.keep_cluster,
+            may_start=not os.environ.get("PYTEST_XDIST_WORKER"),  # workers adopt, never start
+            runner=runner,
         )
     return _kind(options, runner)
 
@@ -347,10 +223,14 @@ def _kind(options: ClusterOptions, runner: Runner) -> KindCluster:
     )
 
 
-if TYPE_CHECKING:  # mypy holds both providers to the protocol
+if TYPE_CHECKING:  # mypy holds every provider to the protocol
+    from harness.kube.local.provider import Local
 
     def _kind_is_a_provider(cluster: KindCluster) -> Provider:
         return cluster
 
     def _existing_is_a_provider(cluster: Existing) -> Provider:
+        return cluster
+
+    def _local_is_a_provider(cluster: Local) -> Provider:
         return cluster

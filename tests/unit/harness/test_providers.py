@@ -32,9 +32,9 @@ def test_a_context_selects_existing_and_nothing_selects_kind() -> None:
     assert (named.name, named.reuse, named.keep) == ("gtc-mine", True, False)
 
 
-def test_local_is_reserved_and_unknown_providers_are_named() -> None:
-    with pytest.raises(ProviderError, match="`local` cluster provider is not built yet"):
-        provider_for(ClusterOptions(provider="local"))
+def test_local_is_chosen_by_name_and_unknown_providers_are_named() -> None:
+    local = provider_for(ClusterOptions(provider="local", run_id="ab12"))
+    assert (local.provider, local.context, local.run_id) == ("local", "greentic-local", "ab12")
     with pytest.raises(ProviderError, match="unknown cluster provider `k8s`"):
         provider_for(ClusterOptions(provider="k8s"))
     with pytest.raises(ProviderError, match="needs --kube-context"):

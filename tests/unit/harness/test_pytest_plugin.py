@@ -1,6 +1,7 @@
 """The harness's pytest plugin, run by pytester in a child pytest: options (and the variables
 they set for the harness), marker gating, the fixtures on the host track, the named kind
-cluster's life, and registration through the `pytest11` entry point next to a conftest."""
+cluster's life, the local cluster's (`--provider local`, its functions faked in the child's
+conftest), and registration through the `pytest11` entry point next to a conftest."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def child(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     for name in (
         "GTC_ARTIFACTS", "GTC_KIND_CLUSTER", "GTC_KUBE_CONTEXT", "GTC_IMAGE_REGISTRY",
-        "GTC_REQUIRE_DOCKER", "GTC_REQUIRE_KIND",
+        "GTC_REQUIRE_DOCKER", "GTC_REQUIRE_KIND", "GTC_CLUSTER_PROVIDER", "GTC_LOCAL_CLUSTER_DIR",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return pytester
@@ -305,4 +306,152 @@ def test_an_unreachable_kube_context_fails_cluster_tests_in_seconds_with_one_lin
     )
     result.stdout.fnmatch_lines([line, line])
     assert "not reached" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+# -- --provider local: the controller starts it (once), workers adopt ----------------------
+
+FAKE_LOCAL_CONFTEST = """
+import os
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.kube.local import cluster
+
+STATE = Path(os.environ["FAKE_LOCAL_STATE"])
+
+
+def _log(what):
+    with open(os.environ["FAKE_LOCAL_LOG"], "a") as log:
+        log.write(f"{what} {os.environ.get('PYTEST_XDIST_WORKER', 'controller')}\\n")
+
+
+def _cluster():
+    root = STATE.parent
+    return cluster.LocalCluster(
+        root, root / "kubeconfig", cluster.CONTEXT, "https://10.250.0.1:6443",
+        str(root / "containerd.sock"), 4242, "v1.33.13", root / "logs",
+    )
+
+
+def running(directory=None):
+    return _cluster() if STATE.exists() else None
+
+
+def start(directory=None, *, version=None, out=print):
+    _log("start")
+    if os.environ.get("FAKE_LOCAL_FAIL"):
+        raise HarnessError("go is not on PATH\\nHint: install Go")
+    STATE.write_text("up")
+    out("fake local cluster started")
+    return _cluster()
+
+
+def stop(directory=None, *, out=print):
+    _log("stop")
+    STATE.unlink(missing_ok=True)
+    return []
+
+
+cluster.running, cluster.start, cluster.stop = running, start, stop
+"""
+
+LOCAL_TESTS = """
+import os
+
+import pytest
+
+
+@pytest.mark.kind
+def test_one(cluster):
+    assert os.environ["GTC_CLUSTER_PROVIDER"] == "local"
+    assert (cluster.context, cluster.provider.provider) == ("greentic-local", "local")
+
+
+@pytest.mark.kind
+def test_two(cluster):
+    assert cluster.provider.keep  # adopted: never this process's to stop
+"""
+
+
+@pytest.fixture
+def local_child(
+    child: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[pytest.Pytester, Path, Path]:
+    """A child pytest whose local cluster is a state file, with a kubectl that answers and
+    a kind that must never run; returns (child, state file, calls log)."""
+    state, log = tmp_path / "local" / "state", tmp_path / "calls.log"
+    state.parent.mkdir()
+    kubectl = f'echo "kubectl $*" >> "{log}"; echo \'{{"serverVersion": {{}}}}\''
+    bin_dir = tool_dir(tmp_path, {"kubectl": kubectl, "kind": "echo kind must not run >&2; exit 3"})
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOCAL_STATE", str(state))
+    monkeypatch.setenv("FAKE_LOCAL_LOG", str(log))
+    monkeypatch.setenv("GTC_LOCAL_CLUSTER_DIR", str(state.parent))
+    child.makeconftest(FAKE_LOCAL_CONFTEST)
+    child.makepyfile(LOCAL_TESTS)
+    return child, state, log
+
+
+def lifecycle(log: Path) -> list[str]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [line for line in lines if not line.startswith("kubectl")]
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_the_controller_starts_the_local_cluster_once_and_stops_what_it_started(
+    local_child: tuple[pytest.Pytester, Path, Path], workers: tuple[str, ...]
+) -> None:
+    child, state, log = local_child
+    result = child.runpytest_subprocess("-p", PLUGIN, "-m", "kind", "--provider", "local", *workers)
+    result.assert_outcomes(passed=2)
+    assert lifecycle(log) == ["start controller", "stop controller"]  # never a worker's
+    assert not state.exists()
+    assert "kind must not run" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_running_local_cluster_is_adopted_by_every_worker_and_left_running(
+    local_child: tuple[pytest.Pytester, Path, Path],
+) -> None:
+    child, state, log = local_child
+    state.write_text("up")  # `python demo.py cluster-up --provider local` (or .ci/run) ran
+    result = child.runpytest_subprocess(
+        "-p", PLUGIN, "-m", "kind", "--provider", "local", "-n", "2"
+    )
+    result.assert_outcomes(passed=2)
+    assert lifecycle(log) == [] and state.exists()
+    assert any(
+        "delete namespace -l greentic.test/run=" in line for line in log.read_text().splitlines()
+    )
+
+
+def test_without_cluster_tests_the_local_cluster_is_not_started(
+    local_child: tuple[pytest.Pytester, Path, Path],
+) -> None:
+    child, _, log = local_child
+    child.runpytest_subprocess("-p", PLUGIN, "--provider", "local").assert_outcomes(skipped=2)
+    assert lifecycle(log) == []
+
+
+@pytest.mark.parametrize(
+    ("workers", "line"),
+    [
+        ((), "the local cluster did not start: go is not on PATH — next: "
+         "`python demo.py cluster-up --provider local` shows its output"),
+        (("-n", "2"), "no local cluster is running in * — start it with "
+         "`python demo.py cluster-up --provider local`"),
+    ],
+)  # fmt: skip
+def test_a_local_cluster_that_cannot_start_fails_each_cluster_test_in_one_line(
+    local_child: tuple[pytest.Pytester, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    workers: tuple[str, ...],
+    line: str,
+) -> None:
+    child, _, log = local_child
+    monkeypatch.setenv("FAKE_LOCAL_FAIL", "1")
+    result = child.runpytest_subprocess("-p", PLUGIN, "-m", "kind", "--provider", "local", *workers)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([f"*{line}*", f"*{line}*"])
+    assert lifecycle(log) == ["start controller"]  # tried once, by the controller; no stop
     assert "Traceback" not in result.stdout.str()
