@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -54,7 +55,7 @@ def parse_rules(listing: str) -> tuple[list[str], list[Rule]]:
     chains: list[str] = []
     rules: list[Rule] = []
     for line in listing.splitlines():
-        words = line.split()
+        words = shlex.split(line)  # comments are quoted: `-D` must get them as one word
         if len(words) >= 2 and words[0] == "-N":
             chains.append(words[1])
         elif len(words) >= 2 and words[0] == "-A":

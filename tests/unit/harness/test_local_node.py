@@ -30,7 +30,7 @@ def test_cleanup_removes_only_our_jumps_then_flushes_and_deletes_our_chains() ->
     assert deletes == [
         ["iptables", "-w", "-t", "filter", "-D", "INPUT", "-j", "KUBE-FIREWALL"],
         ["iptables", "-w", "-t", "filter", "-D", "FORWARD", "-m", "comment", "--comment",
-         '"CNI', "firewall", "plugin", 'rules"', "-j", "CNI-FORWARD"],
+         "CNI firewall plugin rules", "-j", "CNI-FORWARD"],  # the quoted comment is one word
     ]  # fmt: skip
     flushed = [c[-1] for c in commands if "-F" in c]
     removed = [c[-1] for c in commands if "-X" in c]
