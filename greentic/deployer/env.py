@@ -184,13 +184,11 @@ def init(store: Store, p: EnvInitPayload) -> dict[str, Any]:
 
 
 def show(store: Store, env_id: str) -> dict[str, Any]:
-    """`{environment, runtime}`: the validated environment.json and runtime-config (or null)."""
-    env = store.load(env_id)
-    rc = store.load_runtime_config(env_id)
-    return {
-        "environment": env.to_json_dict(),
-        "runtime": rc.to_json_dict() if rc is not None else None,
-    }
+    """`{environment, runtime}`: the validated environment.json and runtime-config (or null);
+    `greentic.store.reading.show`, which `op env show` calls without importing this module."""
+    from greentic.store.reading import show as read_only_show
+
+    return read_only_show(store.root, env_id)
 
 
 def list_envs(store: Store) -> dict[str, Any]:

@@ -6,16 +6,25 @@ that every store write runs before anything reaches disk.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
-from greentic.spec.base import Model, check_digest, check_env_id, check_ulid
+from greentic.spec import rules
+from greentic.spec.base import Model
+from greentic.spec.rules import MAX_BPS as MAX_BPS  # re-exported: callers import it from here
+from greentic.spec.rules import SLOTS as SLOTS
 
-SLOTS = ("deployer", "secrets", "telemetry", "sessions", "state", "revocation")
 Lifecycle = Literal["staged", "warming", "ready", "draining", "failed", "archived"]
 ROUTABLE: frozenset[str] = frozenset({"warming", "ready", "draining"})
-MAX_BPS = 10_000
+# Field rules live in greentic.spec.rules, attached as AfterValidators: the compiled validators
+# (greentic.spec.documents) call the very same functions.
+EnvId = Annotated[str, AfterValidator(rules.check_env_id)]
+DeploymentId = Annotated[str, AfterValidator(rules.deployment_id)]
+RevisionId = Annotated[str, AfterValidator(rules.revision_id)]
+Digest = Annotated[str, AfterValidator(rules.check_digest)]
+Slot = Annotated[str, AfterValidator(rules.slot)]
+PathPrefixes = Annotated[list[str], AfterValidator(rules.path_prefixes)]
 
 
 class HostConfig(Model):
@@ -28,18 +37,11 @@ class HostConfig(Model):
 
 
 class EnvPackBinding(Model):
-    slot: str
+    slot: Slot
     kind: str
     pack_ref: str
     answers_ref: str | None = None
     generation: int = 0
-
-    @field_validator("slot")
-    @classmethod
-    def _slot(cls, v: str) -> str:
-        if v not in SLOTS:
-            raise ValueError(f"slot `{v}` is not one of {', '.join(SLOTS)}")
-        return v
 
 
 class TenantSelector(Model):
@@ -49,23 +51,15 @@ class TenantSelector(Model):
 
 class RouteBinding(Model):
     hosts: list[str] = Field(default_factory=list)
-    path_prefixes: list[str] = Field(default_factory=list)
+    path_prefixes: PathPrefixes = Field(default_factory=list)
     tenant_selector: TenantSelector = Field(default_factory=TenantSelector)
-
-    @field_validator("path_prefixes")
-    @classmethod
-    def _prefixes(cls, v: list[str]) -> list[str]:
-        for p in v:
-            if not p.startswith("/"):
-                raise ValueError(f"path prefix `{p}` must start with `/`")
-        return v
 
 
 class BundleDeployment(Model):
     schema_: Literal["greentic.bundle-deployment.v1"] = Field(
         default="greentic.bundle-deployment.v1", alias="schema"
     )
-    deployment_id: str
+    deployment_id: DeploymentId
     env_id: str
     bundle_id: str
     customer_id: str
@@ -75,11 +69,6 @@ class BundleDeployment(Model):
     created_at: str
 
     model_config = Model.model_config | {"populate_by_name": True}
-
-    @field_validator("deployment_id")
-    @classmethod
-    def _id(cls, v: str) -> str:
-        return check_ulid(v, "deployment_id")
 
 
 class PackListEntry(Model):
@@ -91,13 +80,13 @@ class PackListEntry(Model):
 
 class Revision(Model):
     schema_: Literal["greentic.revision.v1"] = Field(default="greentic.revision.v1", alias="schema")
-    revision_id: str
+    revision_id: RevisionId
     env_id: str
     bundle_id: str
     deployment_id: str
     sequence: int
     created_at: str
-    bundle_digest: str
+    bundle_digest: Digest
     bundle_source_uri: str | None = None
     pack_list: list[PackListEntry] = Field(default_factory=list)
     pack_list_lock_ref: str
@@ -107,16 +96,6 @@ class Revision(Model):
     warmed_at: str | None = None
 
     model_config = Model.model_config | {"populate_by_name": True}
-
-    @field_validator("revision_id")
-    @classmethod
-    def _id(cls, v: str) -> str:
-        return check_ulid(v, "revision_id")
-
-    @field_validator("bundle_digest")
-    @classmethod
-    def _digest(cls, v: str) -> str:
-        return check_digest(v)
 
 
 class TrafficEntry(Model):
@@ -132,19 +111,11 @@ class TrafficSplit(Model):
     deployment_id: str
     bundle_id: str
     generation: int = 0
-    entries: list[TrafficEntry]
+    entries: Annotated[list[TrafficEntry], AfterValidator(rules.split_weights)]
     updated_at: str
     idempotency_key: str
 
     model_config = Model.model_config | {"populate_by_name": True}
-
-    @field_validator("entries")
-    @classmethod
-    def _sum(cls, v: list[TrafficEntry]) -> list[TrafficEntry]:
-        total = sum(e.weight_bps for e in v)
-        if total != MAX_BPS:
-            raise ValueError(f"traffic split weights must sum to exactly 10000 bps, got {total}")
-        return v
 
 
 class MessagingEndpoint(Model):
@@ -167,7 +138,7 @@ class Environment(Model):
     schema_: Literal["greentic.environment.v1"] = Field(
         default="greentic.environment.v1", alias="schema"
     )
-    environment_id: str
+    environment_id: EnvId
     name: str
     host_config: HostConfig
     packs: list[EnvPackBinding] = Field(default_factory=list)
@@ -177,11 +148,6 @@ class Environment(Model):
     messaging_endpoints: list[MessagingEndpoint] = Field(default_factory=list)
 
     model_config = Model.model_config | {"populate_by_name": True}
-
-    @field_validator("environment_id")
-    @classmethod
-    def _env_id(cls, v: str) -> str:
-        return check_env_id(v)
 
     # -- lookups (pure) -------------------------------------------------------------------
     def pack(self, slot: str) -> EnvPackBinding | None:
@@ -210,51 +176,6 @@ class Environment(Model):
         return out
 
     def check(self) -> None:
-        """Cross-document rules; raises ValueError with the first violation found."""
-        env = self.environment_id
-        if self.host_config.env_id != env:
-            raise ValueError(f"host_config.env_id `{self.host_config.env_id}` != `{env}`")
-        slots = [p.slot for p in self.packs]
-        dup = {s for s in slots if slots.count(s) > 1}
-        if dup:
-            raise ValueError(f"duplicate pack binding for slot `{sorted(dup)[0]}`")
-        self._check_owners()
-        self._check_splits()
-        self._check_links()
-
-    def _check_owners(self) -> None:
-        env = self.environment_id
-        owners: list[tuple[str, str]] = [
-            *(("bundle deployment", d.env_id) for d in self.bundles),
-            *(("revision", r.env_id) for r in self.revisions),
-            *(("traffic split", t.env_id) for t in self.traffic_splits),
-            *(("messaging endpoint", m.env_id) for m in self.messaging_endpoints),
-        ]
-        for what, owner in owners:
-            if owner != env:
-                raise ValueError(f"{what} belongs to env `{owner}`, not `{env}`")
-
-    def _check_splits(self) -> None:
-        for split in self.traffic_splits:
-            dep = self.deployment(split.deployment_id)
-            if dep is None:
-                raise ValueError(
-                    f"traffic split points at unknown deployment `{split.deployment_id}`"
-                )
-            for entry in split.entries:
-                rev = self.revision(entry.revision_id)
-                if rev is None or rev.deployment_id != split.deployment_id:
-                    raise ValueError(
-                        f"traffic split of deployment `{split.deployment_id}` points at revision "
-                        f"`{entry.revision_id}`, which is not a revision of that deployment"
-                    )
-
-    def _check_links(self) -> None:
-        deployed = {b.bundle_id for b in self.bundles}
-        for ep in self.messaging_endpoints:
-            for linked in ep.linked_bundles:
-                if linked not in deployed:
-                    raise ValueError(
-                        f"messaging endpoint `{ep.display_name}` links bundle `{linked}`, "
-                        "which is not deployed in this env"
-                    )
+        """Cross-document rules (greentic.spec.rules); raises ValueError with the first one
+        broken."""
+        rules.check_environment(self.model_dump())

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from greentic.spec import rules
 from greentic.spec.base import Model
 from greentic.spec.environment import MAX_BPS, Environment
 
@@ -34,19 +35,9 @@ class RuntimeConfig(Model):
     model_config = Model.model_config | {"populate_by_name": True}
 
     def check(self, env_id: str, env_dir: Path) -> None:
-        """Loading rules: env id matches, weights per deployment sum to 10000, refs stay inside."""
-        if self.env_id != env_id:
-            raise ValueError(f"runtime-config env_id `{self.env_id}` != `{env_id}`")
-        totals: dict[str, int] = {}
-        for block in self.revisions:
-            totals[block.deployment_id] = totals.get(block.deployment_id, 0) + block.weight_bps
-            for ref in (*block.pack_list_refs, *block.pack_config_refs):
-                resolved = (env_dir / ref).resolve()
-                if not resolved.is_relative_to(env_dir.resolve()):
-                    raise ValueError(f"runtime-config ref `{ref}` escapes the env directory")
-        for dep, total in totals.items():
-            if total != MAX_BPS:
-                raise ValueError(f"deployment `{dep}` weights sum to {total}, expected 10000")
+        """Loading rules (greentic.spec.rules): env id matches, weights per deployment sum to
+        10000, refs stay inside the env dir."""
+        rules.check_runtime_config(self.model_dump(), env_id, env_dir)
 
 
 def project(env: Environment) -> RuntimeConfig:

@@ -8,8 +8,10 @@ the payload and manifest loaders and by the CLI's error boundary.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only `.errors()` is used: pydantic-core's error (pydantic re-exports it)
+    from pydantic_core import ValidationError
 
 NOISE_PREFIXES = ("Value error, ", "Assertion failed, ")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from greentic.errors import NotFound, SpecError, StoreError
+from greentic.errors import SpecError, StoreError
 from greentic.spec import runtime_config
 from greentic.spec.base import now_rfc3339
 from greentic.spec.environment import Environment
@@ -26,53 +26,21 @@ from greentic.store import atomic, ids
 from greentic.store.files import open_regular, private_dirs, read_regular
 from greentic.store.layout import EnvPaths, default_root, env_paths
 from greentic.store.lock import env_lock
-
-
-def spec_message(exc: ValidationError) -> str:
-    """First pydantic error as one line: `field.path: message`."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = f"unknown key `{err['loc'][-1]}`"
-    return f"{loc}: {msg}" if loc else msg
-
-
-def repair_hint(path: Path) -> str:
-    """What to do about a store file that no longer parses or validates."""
-    return (
-        f"{path.name} is written only by `gtc op` verbs: undo any hand edit or restore the file "
-        "from a backup, then check it with `gtc op env show <id>` (a pod's copy comes from the "
-        "gtc-env-store ConfigMap: fix the store and run `gtc op env reconcile <id>`)"
-    )
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON store file (no symlink, regular file); a bad file is a StoreError naming it."""
-    try:
-        return json.loads(read_regular(path, what="store file"))
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise StoreError(f"cannot read {path}: {exc}", hint=repair_hint(path)) from None
+from greentic.store.reading import (
+    check_dir_name,
+    env_not_found,
+    read_json,
+    spec_errors,
+    spec_message,
+)
 
 
 def parse_environment(doc: Any, *, path: Path, env_id: str | None = None) -> Environment:
     """Validate an environment.json document (model + cross rules + dir name)."""
-    try:
+    with spec_errors(path):
         env = Environment.model_validate(doc)
         env.check()
-    except ValidationError as exc:
-        raise SpecError(f"{path}: {spec_message(exc)}", hint=repair_hint(path)) from None
-    except ValueError as exc:
-        raise SpecError(f"{path}: {exc}", hint=repair_hint(path)) from None
-    if env_id is not None and env.environment_id != env_id:
-        raise SpecError(
-            f"{path}: environment_id `{env.environment_id}` does not match directory `{env_id}`",
-            hint=repair_hint(path),
-        )
+    check_dir_name(env.environment_id, path, env_id)
     return env
 
 
@@ -104,10 +72,7 @@ class Store:
         try:
             doc = read_json(p.environment)
         except FileNotFoundError:
-            raise NotFound(
-                f"environment `{env_id}` not found under {self.root}",
-                hint=f"create it with `gtc op env create {env_id}` (or `env init` for `local`)",
-            ) from None
+            raise env_not_found(env_id, self.root) from None
         return parse_environment(doc, path=p.environment, env_id=env_id)
 
     def load_runtime_config(self, env_id: str) -> RuntimeConfig | None:
@@ -117,16 +82,9 @@ class Store:
             doc = read_json(p.runtime_config)
         except FileNotFoundError:
             return None
-        try:
+        with spec_errors(p.runtime_config):
             rc = RuntimeConfig.model_validate(doc)
             rc.check(env_id, p.dir)
-        except ValidationError as exc:
-            hint = repair_hint(p.runtime_config)
-            raise SpecError(f"{p.runtime_config}: {spec_message(exc)}", hint=hint) from None
-        except ValueError as exc:
-            raise SpecError(
-                f"{p.runtime_config}: {exc}", hint=repair_hint(p.runtime_config)
-            ) from None
         return rc
 
     # -- writes ---------------------------------------------------------------------------

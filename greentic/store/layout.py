@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greentic.errors import InvalidArgument
-from greentic.spec.base import check_env_id
+from greentic.spec.rules import check_env_id
 
 ENV_FILE = "environment.json"
 RUNTIME_CONFIG_FILE = "runtime-config.json"

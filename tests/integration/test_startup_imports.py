@@ -1,9 +1,12 @@
-"""Start-up trims (#16): `gtc op env show` and a worker boot never import `importlib.metadata`.
+"""Start-up trims (#16): `gtc op env show` imports no pydantic, and no start imports
+`importlib.metadata`.
 
-pydantic's plugin loader and python-ulid import it (~15-20 ms of each start); the console
-scripts turn plugin discovery off (greentic.cli.startup) and ids are minted lazily. Checked
-with `-X importtime` on the real console scripts, plus the control where a user keeps
-pydantic's discovery (`PYDANTIC_DISABLE_PLUGINS` naming one plugin) and it comes back.
+`env show <id>` validates the store with the compiled validators (greentic.spec.documents).
+pydantic's plugin loader and python-ulid import `importlib.metadata` (~15-20 ms of each
+start); the console scripts turn plugin discovery off (greentic.cli.startup) and ids are
+minted lazily. Checked with `-X importtime` on the real console scripts (`env show` with an
+inline payload still goes through pydantic), plus the control where a user keeps pydantic's
+discovery (`PYDANTIC_DISABLE_PLUGINS` naming one plugin) and it comes back.
 """
 
 from __future__ import annotations
@@ -49,16 +52,16 @@ def authored(tmp_path: Path, uri: str) -> Path:
 
 
 def imported_names_free(names: set[str]) -> bool:
-    assert "greentic.spec.environment" in names, "importtime output not parsed"
+    assert "greentic.store.layout" in names, "importtime output not parsed"
     assert not names & set(UNWANTED), sorted(names & set(UNWANTED))
     return True
 
 
-def env_show(root: Path, **extra: str) -> set[str]:
+def env_show(root: Path, *args: str, **extra: str) -> set[str]:
     environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     cmd = [sys.executable, "-X", "importtime", str(BIN / "gtc"), "op", "--store-root", str(root)]
     out = subprocess.run(
-        [*cmd, "env", "show", "local"],
+        [*cmd, "env", "show", *(args or ("local",))],
         env={**environ, **extra},
         capture_output=True,
         text=True,
@@ -68,15 +71,25 @@ def env_show(root: Path, **extra: str) -> set[str]:
     return imported(out.stderr)
 
 
-def test_env_show_imports_no_metadata_reader(tmp_path: Path) -> None:
+def test_env_show_imports_no_pydantic(tmp_path: Path) -> None:
     root = authored(tmp_path, "http://127.0.0.1:9/unused.gtbundle")
-    assert imported_names_free(env_show(root))
+    names = env_show(root)
+    assert imported_names_free(names)
+    assert "pydantic_core" in names  # the compiled validators ran
+    assert not {n for n in names if n.split(".")[0] == "pydantic"}
+
+
+def test_env_show_with_a_payload_imports_no_metadata_reader(tmp_path: Path) -> None:
+    root = authored(tmp_path, "http://127.0.0.1:9/unused.gtbundle")
+    names = env_show(root, "environment_id=local")
+    assert "greentic.deployer.common" in names  # the payload model ran
+    assert imported_names_free(names)
 
 
 def test_a_user_keeping_pydantic_plugins_gets_discovery_back(tmp_path: Path) -> None:
     """The control: the same check fails when pydantic's own loader runs."""
     root = authored(tmp_path, "http://127.0.0.1:9/unused.gtbundle")
-    names = env_show(root, PYDANTIC_DISABLE_PLUGINS="some-plugin")
+    names = env_show(root, "environment_id=local", PYDANTIC_DISABLE_PLUGINS="some-plugin")
     assert {"importlib.metadata", "pydantic.plugin._loader"} <= names
 
 
