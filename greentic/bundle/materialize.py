@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from greentic.bundle import pack_config, stored
 from greentic.bundle.archive import DEFAULT_LIMITS, Limits, SafeZip
@@ -29,10 +29,12 @@ from greentic.spec.environment import Environment, PackListEntry, Revision
 from greentic.spec.pack_list_lock import PackLockEntry
 from greentic.spec.pack_list_lock import build as build_lock
 from greentic.spec.runtime_config import RuntimeConfig, project
-from greentic.spec.trust_root import TrustKey
 from greentic.store import atomic
 from greentic.store.envstore import Store
 from greentic.store.layout import EnvPaths, pack_list_lock_ref
+
+if TYPE_CHECKING:
+    from greentic.spec.trust_root import TrustKey
 
 BUNDLE_FILE = "bundle.gtbundle"
 PARTIAL = ".partial"
@@ -236,7 +238,8 @@ def _stage(
         for pid, app in ((a.pack_id, a) for a in contents.manifest.app_packs)
     ]
     lock = build_lock(rid, entries)
-    atomic.write_json(partial / PACK_LIST_LOCK, lock.to_json_dict())
+    # files in the partial dir: fsynced each; their dirs once, by _fsync_tree before the swap
+    atomic.write_json(partial / PACK_LIST_LOCK, lock.to_json_dict(), sync_dir=False)
     _step("locked")
     refs: list[str] = []
     for pid, cfg in sorted(contents.pack_configs.items()):
@@ -249,7 +252,8 @@ def _stage(
             revision_id=rid,
             what=f"bundle of revision `{rid}`: state/pack-configs/{pid}.json",
         )
-        atomic.write_json(partial / "pack-configs" / f"{pid}.json", out.to_json_dict())
+        config = partial / "pack-configs" / f"{pid}.json"
+        atomic.write_json(config, out.to_json_dict(), sync_dir=False)
         refs.append(f"{prefix}/pack-configs/{pid}.json")
     _step("configured")
     _fsync_tree(partial)

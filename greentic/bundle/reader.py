@@ -13,11 +13,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from greentic.bundle import pack_config, signing
+from greentic.bundle import pack_config
 from greentic.bundle.archive import DEFAULT_LIMITS, Limits, SafeZip, UnsafeArchive
 from greentic.bundle.digest import sha256_bytes, sha256_file
 from greentic.bundle.flows import check_flow
@@ -36,7 +36,9 @@ from greentic.bundle.manifest import (
 )
 from greentic.errors import NotFound, SpecError, StoreError
 from greentic.spec.pack_list_lock import PackListLock
-from greentic.spec.trust_root import TrustKey
+
+if TYPE_CHECKING:  # signing (cryptography) is imported where a signature is checked (#16)
+    from greentic.spec.trust_root import TrustKey
 
 PACK_LIMITS = Limits(max_total=256 * 1024**2, max_entries=4096)
 MAX_PACK_BYTES = 64 * 1024**2
@@ -118,6 +120,8 @@ def _app_pack(
             f"{pack.manifest.version}, not `{app.pack_id}` {app.version}"
         )
     if trusted_keys is not None:
+        from greentic.bundle import signing
+
         signing.require_verified(pack.manifest, trusted_keys, what=f"{what}: {app.path}")
     return pack
 
@@ -173,6 +177,8 @@ def signature_status(pack: Pack, trusted_keys: Sequence[TrustKey] | None) -> dic
         return {"status": "unsigned"}
     if trusted_keys is None:
         return {"status": "signed", "key_ids": [s.key_id for s in pack.manifest.signatures]}
+    from greentic.bundle import signing
+
     result = signing.verify(pack.manifest, trusted_keys)
     out: dict[str, Any] = {"status": result.status}
     if result.key_id:

@@ -1,7 +1,7 @@
 """Bundle sources: `fetch(uri, dest_dir)` → a local file plus its streamed `sha256:` digest.
 
 Schemes: `file://` and plain paths, `http(s)://`, `oci://host[:port]/repo[:tag|@digest]`.
-Importing this package is cheap: httpx and tenacity are imported only when an HTTP or OCI
+Importing this package is cheap: httpx is imported only when an HTTP or OCI
 reference is fetched, so the worker's cold boot pays nothing for `file://`. `push` (in
 `greentic.fetch.push`) publishes a bundle to an OCI registry for `gtc bundle push`.
 """

@@ -36,10 +36,13 @@ def write_bytes(
     mode: int = PRIVATE_FILE,
     durable: bool = True,
     under: Path | None = None,
+    sync_dir: bool = True,
 ) -> None:
     """Atomically replace `path` with `data` (creating private parent dirs, no symlinked one
     below `under`). `durable=False` skips the fsyncs: still all-or-nothing for readers, but may
-    be lost in a power cut — for runtime state such as pid files, which a reboot makes stale."""
+    be lost in a power cut — for runtime state such as pid files, which a reboot makes stale.
+    `sync_dir=False` keeps the file's fsync but leaves the directory's to the caller (a
+    staging dir fsynced as a whole before it is renamed into place)."""
     private_dirs(path.parent, under=under)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -54,7 +57,7 @@ def write_bytes(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if durable:
+    if durable and sync_dir:
         fsync_dir(path.parent)
 
 
@@ -70,9 +73,11 @@ def write_json(
     mode: int = PRIVATE_FILE,
     durable: bool = True,
     under: Path | None = None,
+    sync_dir: bool = True,
 ) -> None:
     """Atomically write `doc` as pretty JSON."""
-    write_bytes(path, pretty_json(doc), mode=mode, durable=durable, under=under)
+    data = pretty_json(doc)
+    write_bytes(path, data, mode=mode, durable=durable, under=under, sync_dir=sync_dir)
 
 
 def remove(path: Path) -> bool:

@@ -9,7 +9,8 @@ binding (404), 1 MiB cap (413), body budget (503), asserted messaging endpoint (
 only (405), JSON (400), revision pick, flow run. Trusted = a console listener, a loopback
 peer, a loopback Host and no foreign Origin (SPEC §7). Remote callers without a verifiable
 identity get a one-request session whose state is not kept. One catch-all coroutine answering
-starlette `Response`s keeps the per-request cost near bare uvicorn; a bug is a logged 500,
+plain ASGI replies (`greentic.worker.response`) keeps the per-request cost near bare uvicorn
+and starlette out of the boot; a bug is a logged 500,
 never a traceback on stderr. Built by `process`; tested through `httpx.ASGITransport`; limits
 in `greentic.worker.limits`, body rules in `greentic.worker.body`.
 """
@@ -25,8 +26,6 @@ import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-from starlette.responses import Response
 
 from greentic.errors import GreenticError
 from greentic.flow import engine
@@ -46,6 +45,7 @@ from greentic.worker.body import (
 from greentic.worker.limits import Gauge, Limits, from_os_environ
 from greentic.worker.listeners import Listener, is_loopback, loopback_request
 from greentic.worker.logs import LogSink, NullLog, timestamp
+from greentic.worker.response import JsonResponse, Response
 from greentic.worker.state import StateStore
 from greentic.worker.telegram import TelegramSide
 
@@ -149,25 +149,6 @@ PROBE_OK = text(200, "ok")  # stateless once built: one instance answers every p
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per reply
-_JSON_TYPE = (b"content-type", b"application/json")
-
-
-class JsonResponse(Response):
-    """A JSON reply with its two headers built directly: no header normalisation per request
-    (starlette's `init_headers`), no websocket check (only http scopes reach a response)."""
-
-    def __init__(self, body: bytes, status_code: int = 200) -> None:
-        self.status_code = status_code
-        self.body = body
-        self.background = None
-        self.media_type = "application/json"
-        self.raw_headers = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        await send({"type": "http.response.body", "body": self.body})
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
