@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := docker-registry busybox-static wrk
 
-.PHONY: demo test cluster-test setup system-deps lint typecheck unit fixtures bench clean
+.PHONY: demo test cluster-test cluster-deps setup system-deps lint typecheck unit fixtures bench clean
 
 demo: setup
 	$(BIN)/python demo.py host-pull
@@ -15,16 +15,29 @@ demo: setup
 test: setup lint typecheck
 	$(BIN)/pytest -n 2 -q
 
-# The cluster track on this machine's own Kubernetes (the `local` provider, issue #15):
-# cluster-up (minutes when cold), the `-m kind` tests on it, then cluster-down however they
-# ended (Ctrl-C included); the exit status is the tests', else cluster-down's (leftovers).
-# CLUSTER_TEST_ARGS adds pytest flags (e.g. `-n 2`: the workers adopt the one cluster).
-CLUSTER_TEST_ARGS ?=
+# The cluster track on this machine's own Kubernetes (the `local` provider, issue #15; root):
+# the Debian packages and Docker engine it needs, the cluster's own check (`-m local_cluster`:
+# up, a restricted pod resolves and reaches the API, down leaves nothing), then cluster-up
+# (binaries built from the Go modules when missing: ~10-15 min once per version), the `-m kind`
+# tests on it, and cluster-down however they ended (Ctrl-C included). The exit status is the
+# tests', else cluster-down's (it fails when anything is left on the host).
+# CLUSTER_TEST_ARGS adds pytest flags (the xdist workers adopt the one cluster).
+CLUSTER_PKGS := containerd containernetworking-plugins
+CLUSTER_TEST_ARGS ?= -n 2
 
-cluster-test: setup
+cluster-deps:
+	bash .ci/docker-setup.sh
+	@missing=""; for p in $(CLUSTER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+cluster-test: setup cluster-deps
+	GTC_REQUIRE_KIND=1 $(BIN)/pytest -m local_cluster -q -p no:xdist
 	@status=0; trap 'status=130' INT TERM; \
 	$(BIN)/python demo.py cluster-up --provider local && \
-	$(BIN)/pytest -m kind --provider local -q $(CLUSTER_TEST_ARGS) || status=$$?; \
+	GTC_REQUIRE_DOCKER=1 GTC_REQUIRE_KIND=1 $(BIN)/pytest -m kind --provider local -q $(CLUSTER_TEST_ARGS) || status=$$?; \
 	$(BIN)/python demo.py cluster-down --provider local || [ $$status -ne 0 ] || status=1; \
 	exit $$status
 

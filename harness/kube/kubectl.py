@@ -109,6 +109,19 @@ def cat_cmd(kubectl: Sequence[str], ns: str, pod: str, container: str, path: str
     return [*kubectl, "-n", ns, "exec", pod, "-c", container, "--", "cat", path]
 
 
+def debug_read_cmd(
+    kubectl: Sequence[str], ns: str, pod: str, reader: str, image: str, custom: str, path: str
+) -> list[str]:
+    """`kubectl debug`: an ephemeral container `reader` that mounts the pod's volumes as
+    `custom` (a container-spec JSON file) says and `cat`s `path`. Restricted-PSA clean; it
+    reads a volume of a crash-looping container, where `exec` finds no running container."""
+    return [
+        *kubectl, "-n", ns, "debug", f"pod/{pod}", "-c", reader, f"--image={image}",
+        "--image-pull-policy=IfNotPresent", "--profile=restricted", f"--custom={custom}",
+        "--", "cat", path,
+    ]  # fmt: skip
+
+
 def reset_namespace_cmd(kubectl: Sequence[str], ns: str) -> list[str]:
     return [
         *kubectl,

@@ -9,8 +9,10 @@ Created by `KindBackend.start` and `KindBackend.worker`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from greentic.deployer.k8s import naming
+from greentic.deployer.k8s.pods import STAGE_HOME
 from harness import waits
 from harness.kube.commands import Completed, KindError
 from harness.kube.kubectl import (
@@ -25,6 +28,7 @@ from harness.kube.kubectl import (
     ContainerState,
     cat_cmd,
     container_state,
+    debug_read_cmd,
     exited_code,
     label_selector,
     logs_cmd,
@@ -55,9 +59,14 @@ class KubectlBackend(Protocol):
 ROUTER = "gtc-router"
 STOP_TIMEOUT_S = 60.0
 POLL_S = 1.0
+READY_GRACE_S = 15.0  # three readiness periods of the rendered worker (periodSeconds 5)
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: a refused connection, like a never-Ready pod
 STORE_DIR = "/var/greentic/.greentic/environments"  # the worker's own store in its pod
 NO_SUCH_FILE = "No such file or directory"  # what `cat` (coreutils and busybox) says
+CONTAINER_NOT_FOUND = "container not found"  # exec into a container that is not running
+STORE_VOLUME = "greentic-home"  # the rendered pod's store volume, mounted at pods.STAGE_HOME
+DEBUG_READ_TIMEOUT_S = 60.0
+_READERS = itertools.count(1)
 
 
 class EnvFileUnreadable(KindError):
@@ -115,10 +124,8 @@ class KindWorker:
         """Through the port-forward; a refusing worker that is not Ready is UNREACHABLE (a
         refused connection, as at a pod that never became Ready) instead of a long wait."""
         if self.forward is None:
-            if self.expect_exit:
-                state = self.state()
-                if state is None or not state.ready:
-                    return UNREACHABLE
+            if self.expect_exit and not self._becomes_ready():
+                return UNREACHABLE
             pf = self.backend.port_forward(self.selector, 8080, quick=self.expect_exit)
             try:
                 pf.start()
@@ -127,6 +134,19 @@ class KindWorker:
             self.forward = pf
             self.backend.on_close(pf.stop)
         return self.forward.url()
+
+    def _becomes_ready(self) -> bool:
+        """Ready now, or while its container keeps running within READY_GRACE_S (the banner
+        comes before the first readiness probe passes: a real kubelet probes every 5 s); a
+        crashed or waiting container is not waited for."""
+        deadline = self.clock() + READY_GRACE_S
+        while True:
+            state = self.state()
+            if state is not None and state.ready:
+                return True
+            if state is None or not state.running or self.clock() >= deadline:
+                return False
+            self.sleep(POLL_S)
 
     def exit_code(self) -> int | None:
         state = self.state()
@@ -223,6 +243,8 @@ class KindWorker:
             )
         argv = cat_cmd((), self.backend.namespace, name, self.container, path)
         result = self.backend.kubectl(*argv, check=False)
+        if not result.ok and CONTAINER_NOT_FOUND in (result.stderr or result.stdout):
+            result = self._read_by_debug_container(name, path)  # crash-looping: nothing to exec
         if result.ok:
             return result.stdout.encode()
         said = (result.stderr or result.stdout).strip()
@@ -233,6 +255,52 @@ class KindWorker:
             f"{said.splitlines()[-1][:200] if said else f'exit {result.returncode}'}",
             hint=f"kubectl -n {self.backend.namespace} describe pod {name}",
         )
+
+    def _read_by_debug_container(self, name: str, path: str) -> Completed:
+        """`cat path` in an ephemeral container that mounts the store volume (a real kubelet
+        cannot exec into a container that is not running; the local cluster found this). Its
+        log is the file (exit 0) or cat's refusal; a reader that does not finish is an error."""
+        pod = self.pod()
+        spec = pod.get("spec", {}) if pod is not None else {}
+        image = next(
+            (c["image"] for c in spec.get("containers", []) if c.get("name") == self.container),
+            None,
+        )
+        if image is None:
+            return Completed((), 1, "", f"pod {name} has no container `{self.container}`")
+        reader = f"read-{next(_READERS)}"
+        custom = {
+            "volumeMounts": [{"name": STORE_VOLUME, "mountPath": STAGE_HOME, "readOnly": True}]
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="gtc-debug-") as spec_file:
+            json.dump(custom, spec_file)
+            spec_file.flush()
+            argv = debug_read_cmd(
+                (), self.backend.namespace, name, reader, image, spec_file.name, path
+            )
+            started = self.backend.kubectl(*argv, check=False)
+        if not started.ok:
+            return started
+        code = self._ephemeral_exit(reader)
+        logs = self.backend.kubectl(
+            "-n", self.backend.namespace, "logs", f"pod/{name}", "-c", reader, check=False
+        )
+        if code is None:
+            return Completed((), 1, "", f"the reader container {reader} did not finish")
+        return Completed((), code, logs.stdout if code == 0 else "", logs.stdout)
+
+    def _ephemeral_exit(self, reader: str) -> int | None:
+        """The exit code of ephemeral container `reader` once it terminated (None: timed out)."""
+        deadline = self.clock() + DEBUG_READ_TIMEOUT_S
+        while self.clock() < deadline:
+            pod = self.pod() or {}
+            statuses = pod.get("status", {}).get("ephemeralContainerStatuses", [])
+            for status in statuses:
+                done = status.get("state", {}).get("terminated")
+                if status.get("name") == reader and done is not None:
+                    return int(done.get("exitCode", 1))
+            self.sleep(POLL_S / 2)
+        return None
 
     def stop(self) -> int | None:
         """SIGTERM to the worker (PID 1) as kubelet would send it; its exit code, read from the

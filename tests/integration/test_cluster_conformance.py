@@ -12,6 +12,7 @@ checks its pods; KubeCluster (marker `kind`) runs on the cluster track's cluster
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,10 @@ from harness.docker import pods as pods_mod
 from harness.docker.cluster import DockerCluster, state_path
 from tests.unit.deployer.k8s import envs
 
-_ENV_IDS = (f"conf{n}" for n in itertools.count(1))
+# Unique per process too: xdist workers share one cluster on the local and existing providers,
+# where two `conf1` namespaces would be the same one (a real cluster found this: one worker's
+# clean-up terminated the other's namespace mid-test).
+_ENV_IDS = (f"conf{secrets.token_hex(3)}{n}" for n in itertools.count(1))
 
 
 @dataclass

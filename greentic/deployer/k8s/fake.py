@@ -61,6 +61,15 @@ class FakeCluster:
             status, message = self._failures.pop(target)
             raise error_for(status, message, what=f"{what} {target}")
 
+    def add_namespace(self, name: str) -> None:
+        """A Namespace that exists before the test (as after a first `op env reconcile`)."""
+        self.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def _namespace_exists(self, key: ObjectRef) -> None:
+        """As the API server: a namespaced object needs its Namespace (a dry-run one too)."""
+        if key.namespace and ObjectRef("v1", "Namespace", None, key.namespace) not in self.objects:
+            raise error_for(404, f'namespaces "{key.namespace}" not found', what=f"applying {key}")
+
     def apply(
         self, objs: Sequence[Body], *, field_manager: str, force: bool, dry_run: bool = False
     ) -> list[Body]:
@@ -70,6 +79,7 @@ class FakeCluster:
             opts = {"field_manager": field_manager, "force": force, "dry_run": dry_run}
             self.calls.append(Call("apply", key, opts))
             self._check(key, "applying")
+            self._namespace_exists(key)
             live = self.objects.get(key)
             if live is not None and _content(live) == _content(obj):
                 out.append(copy.deepcopy(live))

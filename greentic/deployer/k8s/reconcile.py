@@ -57,9 +57,20 @@ def apply_all(
     dry_run: bool,
     say: rollout.Progress,
 ) -> list[Row]:
-    """Apply one object at a time so a failure says how far the apply got."""
+    """Apply one object at a time so a failure says how far the apply got.
+
+    A dry run cannot send an object of a namespace it would create: the API server answers
+    404 for a namespace that does not exist yet, dry run or not (found on a real cluster).
+    Such objects are reported `created`, with a note that the server did not validate them."""
     rows: list[Row] = []
+    new_namespaces: set[str] = set()
     for i, obj in enumerate(objs):
+        row = {"kind": obj["kind"], "name": obj["metadata"]["name"]}
+        if dry_run and obj["metadata"].get("namespace") in new_namespaces:
+            row |= {"action": "created", "note": "not sent to the API server: namespace is new"}
+            say(f"{row['action']:>10}  {row['kind']} {row['name']} (its namespace is new)")
+            rows.append(row)
+            continue
         try:
             (answer,) = cluster.apply(
                 [obj], field_manager=FIELD_MANAGER, force=True, dry_run=dry_run
@@ -68,8 +79,9 @@ def apply_all(
             done = f"{i} of {len(objs)} objects were applied before this failure"
             exc.hint = f"{exc.hint}; {done}" if exc.hint else f"{done}; re-run once fixed"
             raise
-        row = {"kind": obj["kind"], "name": obj["metadata"]["name"]}
         row["action"] = action(live.get(ref(obj)), answer, dry_run=dry_run)
+        if obj["kind"] == "Namespace" and row["action"] == "created":
+            new_namespaces.add(row["name"])
         say(f"{row['action']:>10}  {row['kind']} {row['name']}")
         rows.append(row)
     return rows

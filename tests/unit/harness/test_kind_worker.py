@@ -212,6 +212,44 @@ def test_a_refusing_worker_that_is_not_ready_is_unreachable_at_once(
     assert not any("port-forward" in a for a in cmd.argvs())
 
 
+def test_a_recovered_worker_running_before_its_first_readiness_probe_is_waited_for(
+    cmd: Any, backend: KindBackend, fake_clock: Any
+) -> None:
+    """A real kubelet (the local cluster) reports Ready up to a probe period after the banner:
+    `base_url` of an expect_exit worker whose container runs waits for Ready, then forwards
+    (it returned UNREACHABLE at once, and the recovered /status check failed)."""
+    sel = f"greentic.ai/revision={REV2}"
+    states = [pod("p", running=True), pod("p", running=True), pod("p", running=True, ready=True)]
+    cmd.answer(*K, "-n", "gtc-local", "get", "pods", "-l", sel, fn=lambda a, _: items(a, states))
+    worker = KindWorker(
+        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
+    )
+
+    class Forward:
+        def start(self) -> None: ...
+
+        def stop(self) -> None: ...
+
+        def url(self) -> str:
+            return "http://127.0.0.1:4242"
+
+    worker.backend.port_forward = lambda sel, port, quick=False: Forward()  # type: ignore[method-assign,assignment,return-value]
+    assert worker.base_url == "http://127.0.0.1:4242"
+
+
+def test_a_running_worker_that_never_gets_ready_is_unreachable_after_the_grace(
+    cmd: Any, backend: KindBackend, fake_clock: Any
+) -> None:
+    cmd.on(
+        *K, "-n", "gtc-local", "get", "pods", stdout=json.dumps({"items": [pod("p", running=True)]})
+    )
+    worker = KindWorker(
+        backend, "local", REV2, expect_exit=True, clock=fake_clock, sleep=fake_clock.sleep
+    )
+    assert worker.base_url == worker_mod.UNREACHABLE
+    assert not any("port-forward" in a for a in cmd.argvs())
+
+
 def test_wait_started_waits_out_scheduling_and_init_containers(
     cmd: Any, backend: KindBackend, fake_clock: Any
 ) -> None:
@@ -337,14 +375,67 @@ def test_absent_is_what_cat_says_not_a_failed_exec(cmd: Any, backend: KindBacken
     assert worker.env_file("runtime-config.json") is None
 
 
+def looping_with_reader(cmd: Any, backend: KindBackend, reader_exit: int | None) -> KindWorker:
+    """A crash-looping worker pod (exec finds no container) whose ephemeral reader, once
+    started, has terminated with `reader_exit` (None: still running)."""
+    sel = f"greentic.ai/revision={REV2}"
+    looping = pod("gtc-worker-x-1", running=False, waiting="CrashLoopBackOff", last_exit=1)
+    looping["spec"] = {"containers": [{"name": "worker", "image": "greentic-runtime:abc"}]}
+    state = {"running": {}} if reader_exit is None else {"terminated": {"exitCode": reader_exit}}
+    looping["status"]["ephemeralContainerStatuses"] = [
+        {"name": f"read-{n}", "state": state} for n in range(1, 50)
+    ]
+    cmd.on(*K, "-n", "gtc-local", "get", "pods", "-l", sel, stdout=json.dumps({"items": [looping]}))
+    said = 'error: unable to upgrade connection: container not found ("worker")\n'
+    cmd.on(*K, "-n", "gtc-local", "exec", rc=1, stderr=said)
+    return KindWorker(backend, "local", REV2, expect_exit=True)
+
+
+def test_a_crash_looping_container_is_read_by_an_ephemeral_container(
+    cmd: Any, backend: KindBackend
+) -> None:
+    """A real kubelet cannot exec into a container that is not running (the local cluster
+    found it: digest-mismatch's "no runtime-config.json left" could not be checked)."""
+    worker = looping_with_reader(cmd, backend, reader_exit=0)
+    cmd.on(*K, "-n", "gtc-local", "logs", stdout='{"a":1}')
+    assert worker.env_file("runtime-config.json") == b'{"a":1}'
+    debug = next(a for a in cmd.argvs() if "debug" in a)
+    assert debug[debug.index("debug") + 1] == "pod/gtc-worker-x-1"
+    assert "--profile=restricted" in debug and "--image=greentic-runtime:abc" in debug
+    assert debug[-3:] == ["--", "cat", f"{STORE}/runtime-config.json"]
+    custom = next(a for a in debug if a.startswith("--custom="))
+    assert custom.removeprefix("--custom=").endswith(".json")
+
+
+def test_absent_through_the_ephemeral_reader_is_what_cat_says(
+    cmd: Any, backend: KindBackend
+) -> None:
+    worker = looping_with_reader(cmd, backend, reader_exit=1)
+    said = f"cat: can't open '{STORE}/runtime-config.json': No such file or directory\n"
+    cmd.on(*K, "-n", "gtc-local", "logs", stdout=said)
+    assert worker.env_file("runtime-config.json") is None
+
+
 def test_a_crash_looping_container_that_cannot_be_read_is_not_absent(
     cmd: Any, backend: KindBackend
 ) -> None:
-    worker = crash_looping_worker(cmd, backend)
-    said = 'error: unable to upgrade connection: container not found ("worker")\n'
-    cmd.on(*K, "-n", "gtc-local", "exec", rc=1, stderr=said)
-    pattern = r"cannot read .*runtime-config.json in pod gtc-worker-x-1 .*container not found"
-    with pytest.raises(EnvFileUnreadable, match=pattern):
+    worker = looping_with_reader(cmd, backend, reader_exit=0)
+    cmd.on(
+        *K, "-n", "gtc-local", "debug", rc=1, stderr="error: ephemeral containers are disabled\n"
+    )
+    with pytest.raises(
+        EnvFileUnreadable,
+        match=r"runtime-config.json in pod gtc-worker-x-1 .*ephemeral containers are disabled",
+    ):
+        worker.env_file("runtime-config.json")
+
+
+def test_a_reader_that_never_finishes_is_unreadable(
+    cmd: Any, backend: KindBackend, fake_clock: Any
+) -> None:
+    worker = looping_with_reader(cmd, backend, reader_exit=None)
+    worker.clock, worker.sleep = fake_clock, fake_clock.sleep
+    with pytest.raises(EnvFileUnreadable, match="did not finish"):
         worker.env_file("runtime-config.json")
 
 

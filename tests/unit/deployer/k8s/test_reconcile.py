@@ -99,6 +99,14 @@ def test_dry_run_mutates_nothing(m2: Environment, cluster: FakeCluster) -> None:
     assert cluster.objects == {} and cluster.changes == 0
     assert result["dry_run"] is True and result["changed"] == 14
     assert all(c.options["dry_run"] for c in applies(cluster))
+    # the API server 404s a dry run into a namespace that does not exist yet (a real cluster
+    # found it): only the Namespace and cluster-scoped objects are sent; the rest are noted
+    sent = [c.target for c in applies(cluster)]
+    assert all(t.namespace is None for t in sent) and ("Namespace", "gtc-local") in {
+        (t.kind, t.name) for t in sent
+    }
+    unsent = [r for r in result["objects"] if "note" in r]
+    assert len(unsent) == 14 - len(sent) and {r["action"] for r in unsent} == {"created"}
     run(rendered(m2), cluster)
     again = run(rendered(envs.archived(m2)), cluster, dry_run=True)
     assert again["pruned"] == 2 and len(cluster.objects) == 14
@@ -209,13 +217,14 @@ def test_apply_revision_applies_one_pair(m2: Environment, cluster: FakeCluster) 
         "revision_id": rev,
         "namespace": "gtc-local",
     }
+    cluster.add_namespace("gtc-local")  # apply-revision follows a reconcile of the env
     result = reconcile.apply_revision(pair, **kw)
     assert [c.target for c in applies(cluster)] == [ref(o) for o in pair]
     assert [r["action"] for r in result["objects"]] == ["created", "created"]
     again = reconcile.apply_revision(pair, **kw)
     assert again["changed"] == 0
     gone = reconcile.apply_revision([], **kw)
-    assert gone["pruned"] == 2 and cluster.objects == {}
+    assert gone["pruned"] == 2 and [k.kind for k in cluster.objects] == ["Namespace"]
     delete = next(c for c in cluster.calls if c.verb == "delete")
     assert delete.options["labels"] == {**naming.env_selector("local"), naming.REVISION_LABEL: rev}
 

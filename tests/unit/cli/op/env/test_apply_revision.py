@@ -18,6 +18,7 @@ from tests.unit.deployer.k8s import envs
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     cluster = FakeCluster()
+    cluster.add_namespace("gtc-local")  # apply-revision follows a reconcile of the env
     monkeypatch.setattr(verbs, "_connect", lambda ctx: cluster)
     return cluster
 
@@ -43,7 +44,7 @@ def test_applies_one_worker_pair(store_root: Path, fake: FakeCluster) -> None:
         {"kind": "Deployment", "name": name, "action": "created"},
         {"kind": "Service", "name": name, "action": "created"},
     ]
-    assert {k.name for k in fake.objects} == {name}
+    assert {k.name for k in fake.objects if k.kind != "Namespace"} == {name}
 
 
 def test_archived_revision_is_pruned(store_root: Path, fake: FakeCluster) -> None:
@@ -56,7 +57,7 @@ def test_archived_revision_is_pruned(store_root: Path, fake: FakeCluster) -> Non
         e.revisions[0].lifecycle = "archived"
     code, out, _ = invoke(store_root, "apply-revision", "local", rev)
     assert code == 0 and json.loads(out)["result"]["action"] == "pruned"
-    assert fake.objects == {}
+    assert [k.kind for k in fake.objects] == ["Namespace"]
 
 
 def test_staged_and_unknown_revisions(store_root: Path, fake: FakeCluster) -> None:
