@@ -122,6 +122,20 @@ def debug_read_cmd(
     ]  # fmt: skip
 
 
+def scheduling_events_cmd(kubectl: Sequence[str], ns: str) -> list[str]:
+    """The FailedScheduling event messages of a namespace, one per line."""
+    return [
+        *kubectl, "-n", ns, "get", "events", "--field-selector=reason=FailedScheduling",
+        "-o", "jsonpath={range .items[*]}{.message}{'\\n'}{end}",
+    ]  # fmt: skip
+
+
+def scheduler_hint(messages: str) -> str | None:
+    """The last FailedScheduling message (of `scheduling_events_cmd`) as a hint, if any."""
+    said = messages.strip().splitlines()
+    return f"the scheduler said: {said[-1]} (see kubectl describe nodes)" if said else None
+
+
 def reset_namespace_cmd(kubectl: Sequence[str], ns: str) -> list[str]:
     return [
         *kubectl,

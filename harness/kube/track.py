@@ -1,12 +1,11 @@
-"""The kind track: workers are real pods on a kind cluster, deployed with the real client.
+"""The kind (cluster) track: workers are real pods, deployed with the real client.
 
 `start()` binds the k8s deployer to the loaded runtime image, runs `gtc op env reconcile <id>
---context kind-<name>` (SSA), waits for the rollout and returns a `KindWorker` (a
-`tracks.PodWorker`). Bundles come from in-cluster fixtures (`harness.k8s_fixtures`) in the
-env's namespace. The cluster is the one the environment selects (`harness.kube.clusters`:
---kube-context's existing cluster, a named or kept kind cluster, else this process's own).
-Selected by `--track kind`; `KindBackend` is a `tracks.PodBackend` with every pod
-`Capability`, NETWORK_POLICY only where its probe detected enforcement.
+--context <ctx>` (SSA), waits for the rollout and returns a `KindWorker` (a `tracks.PodWorker`).
+Bundles come from in-cluster fixtures (`harness.k8s_fixtures`) in the env's namespace. The
+cluster is the one the environment selects (`harness.kube.clusters`: kind, the local cluster,
+or an existing one). Selected by `--track kind`; `KindBackend` is a `tracks.PodBackend` with
+every pod `Capability`, NETWORK_POLICY only where its probe detected enforcement.
 """
 
 from __future__ import annotations
@@ -31,6 +30,8 @@ from harness.kube.kubectl import (
     reset_namespace_cmd,
     rollout_status_cmd,
     running_workloads,
+    scheduler_hint,
+    scheduling_events_cmd,
 )
 from harness.kube.portforward import PodForward, PopenProcess, PortForward, Spawn
 from harness.kube.providers import Provider, provider_name
@@ -233,9 +234,13 @@ class KindBackend:
         self.cluster.apply(objects)
 
     def rollout(self, deployment: str, timeout_s: int = ROLLOUT_TIMEOUT_S) -> Completed:
-        return self.kubectl(
-            *rollout_status_cmd((), self.namespace, deployment, timeout_s), timeout=timeout_s + 30
-        )
+        """`rollout status`; a timeout says why when the scheduler did (e.g. Insufficient cpu)."""
+        argv = rollout_status_cmd((), self.namespace, deployment, timeout_s)
+        result = self.kubectl(*argv, timeout=timeout_s + 30, check=False)
+        if result.ok:
+            return result
+        events = self.kubectl(*scheduling_events_cmd((), self.namespace), check=False)
+        return must(result, hint=scheduler_hint(events.stdout) if events.ok else None)
 
     def port_forward(self, selector: str, port: int, *, quick: bool = False) -> PortForward:
         """A forward to the Ready pod behind `selector` that follows rollouts."""

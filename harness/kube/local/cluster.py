@@ -249,9 +249,9 @@ def _kubectl(argv: list[str], *args: str, input: str | None = None) -> str:
 
 
 def _start_dns(kubectl: list[str], image: str) -> None:
-    from harness.kube.local import coredns
+    from harness.kube.local.coredns import manifests
 
-    text = yaml.safe_dump_all(coredns.manifests(image=image), sort_keys=False)
+    text = yaml.safe_dump_all(manifests(image=image), sort_keys=False)
     _kubectl(kubectl, "apply", "--server-side", "--field-manager=greentic-local", "-f", "-",
              input=text)  # fmt: skip
     _kubectl(kubectl, "-n", "kube-system", "rollout", "status", "deployment/coredns",
