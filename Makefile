@@ -21,9 +21,11 @@ test: setup lint typecheck
 # (binaries built from the Go modules when missing: ~10-15 min once per version), the `-m kind`
 # tests on it, and cluster-down however they ended (Ctrl-C included). The exit status is the
 # tests', else cluster-down's (it fails when anything is left on the host).
-# CLUSTER_TEST_ARGS adds pytest flags (the xdist workers adopt the one cluster).
+# One pytest process by default: the 2-core node has 2000m of CPU to allocate and each env asks
+# 250m per router (x2) and per worker, so two envs at once leave pods Pending (Insufficient cpu).
+# CLUSTER_TEST_ARGS adds pytest flags (`-n 2` on a bigger node: xdist workers adopt the cluster).
 CLUSTER_PKGS := containerd containernetworking-plugins
-CLUSTER_TEST_ARGS ?= -n 2
+CLUSTER_TEST_ARGS ?=
 
 cluster-deps:
 	bash .ci/docker-setup.sh

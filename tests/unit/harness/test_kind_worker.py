@@ -449,3 +449,10 @@ def test_a_present_file_is_its_bytes(cmd: Any, backend: KindBackend) -> None:
     worker = crash_looping_worker(cmd, backend)
     cmd.on(*K, "-n", "gtc-local", "exec", stdout='{"a":1}')
     assert worker.env_file("runtime-config.json") == b'{"a":1}'
+
+
+def test_a_rollout_timeout_hint_is_the_schedulers_last_word() -> None:
+    cpu = "0/1 nodes are available: 1 Insufficient cpu."
+    said = f"0/1 nodes are available: 1 Insufficient memory.\n{cpu}\n"
+    assert kubectl.scheduler_hint(said) == f"the scheduler said: {cpu} (see kubectl describe nodes)"
+    assert kubectl.scheduler_hint("") is None
