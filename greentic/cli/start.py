@@ -119,4 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or (args[0] not in cli.commands and args[0] not in ("-h", "--help")):
         args.insert(0, "start")
-    cli.main(args=args, prog_name="greentic-start")
+    gc.disable()  # from the first import of a subcommand on, as in `start` (#16)
+    try:
+        cli.main(args=args, prog_name="greentic-start")
+    finally:
+        gc.enable()

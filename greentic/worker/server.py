@@ -196,23 +196,33 @@ def raise_fd_limit(wanted: int) -> int:
     return soft if soft != resource.RLIM_INFINITY else wanted
 
 
-def keep_heap_trimmed(bodies: Gauge) -> None:
-    """Every TRIM_EVERY_S, when request bodies of TRIM_AFTER_BYTES or more were held since the
-    last look, give freed heap pages back to the OS (glibc keeps them: after a flood of big
-    bodies the RSS would stay up). Cheap: one comparison per look, a trim only after a burst.
-    `malloc_trim` is looked up in the process's own symbols (`CDLL(None)`: libc is loaded):
-    `ctypes.util.find_library` would run `ldconfig -p` in a child process on every boot (#16)."""
+def malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, looked up in the process's own symbols (`CDLL(None)`: libc is
+    loaded), or None (not glibc). `ctypes.util.find_library` would run `ldconfig -p` in a
+    child process (#16)."""
     import ctypes
 
     try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        return
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def keep_heap_trimmed(bodies: Gauge) -> None:
+    """Every TRIM_EVERY_S, when request bodies of TRIM_AFTER_BYTES or more were held since the
+    last look, give freed heap pages back to the OS (glibc keeps them: after a flood of big
+    bodies the RSS would stay up). Cheap: one comparison per look, a trim only after a burst;
+    `malloc_trim` (and ctypes) is looked up at the first burst, never during the boot."""
     loop = asyncio.get_running_loop()
+    found: list[Callable[[int], int] | None] = []
 
     def look() -> None:
         if bodies.peak >= TRIM_AFTER_BYTES:
-            trim(0)
+            if not found:
+                found.append(malloc_trim())
+            if found[0] is not None:
+                found[0](0)
             bodies.peak = bodies.used
         loop.call_later(TRIM_EVERY_S, look)
 
