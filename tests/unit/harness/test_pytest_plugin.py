@@ -31,6 +31,8 @@ def child(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     for name in (
         "GTC_ARTIFACTS", "GTC_KIND_CLUSTER", "GTC_KUBE_CONTEXT", "GTC_IMAGE_REGISTRY",
         "GTC_REQUIRE_DOCKER", "GTC_REQUIRE_KIND", "GTC_CLUSTER_PROVIDER", "GTC_LOCAL_CLUSTER_DIR",
+        # under `pytest -n 2` this test runs in an xdist worker: its child is not one
+        "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return pytester
