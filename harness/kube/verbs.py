@@ -12,6 +12,7 @@ demo.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -138,6 +139,9 @@ def cluster_up(
             out(f"next: read the output above and the logs under {local_cluster.default_dir()}")
             return 1
     out(f"local cluster `{found.context}` is up: Kubernetes {found.version}")
+    with contextlib.suppress(OSError):  # the server's own answer, not what we asked for
+        for line in (found.logs / "kubectl-version.txt").read_text().splitlines():
+            out(f"  {line}")
     out(f"kubeconfig: {found.kubeconfig}")
     out(f"try: kubectl --kubeconfig {found.kubeconfig} get nodes")
     out(f"logs: {found.logs}")
@@ -156,6 +160,12 @@ def cluster_down(
     from harness.kube.local.provider import DOWN_VERB
 
     found = local_cluster.running()
+    if found is not None:  # every process's log and `kubectl version`, before the next wipe
+        from harness.artifacts import default_root
+        from harness.kube.local.provider import copy_logs
+
+        dest = default_root(Path(__file__).resolve().parents[2]) / "local-cluster"
+        out(f"cluster logs: {dest} ({len(copy_logs(found.logs, dest))} files)")
     left = local_cluster.stop(out=out)
     if found is None:
         out(f"no local cluster was running in {local_cluster.default_dir()}; nothing to stop")

@@ -314,13 +314,17 @@ def test_cluster_up_that_cannot_start_exits_1_with_the_cause(fake: FakeLocal) ->
     assert lines[-1].startswith("next: ")
 
 
-def test_cluster_down_says_what_it_stopped_and_fails_listing_leftovers(fake: FakeLocal) -> None:
+def test_cluster_down_says_what_it_stopped_and_fails_listing_leftovers(
+    fake: FakeLocal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GTC_ARTIFACTS", str(tmp_path / "artifacts"))
     fake.up = True
     lines: list[str] = []
     assert verbs.cluster_down(lines.append, provider="local") == 0
     assert lines == [
+        f"cluster logs: {tmp_path / 'artifacts' / 'local-cluster'} (0 files)",  # before the stop
         f"stopped local cluster `greentic-local` (Kubernetes v1.33.13, supervisor pid 4242) "
-        f"in {fake.root}"
+        f"in {fake.root}",
     ]
     lines.clear()
     fake.left = ["iptables chain GTC-LOCAL", "mount /tmp/greentic-local/kubelet/pods"]
