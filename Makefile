@@ -36,6 +36,7 @@ cluster-deps:
 	fi
 
 cluster-test: setup cluster-deps
+	$(BIN)/python -m harness.kube.local.build
 	GTC_REQUIRE_KIND=1 $(BIN)/pytest -m local_cluster -q -p no:xdist
 	@status=0; trap 'status=130' INT TERM; \
 	$(BIN)/python demo.py cluster-up --provider local && \
