@@ -6,8 +6,10 @@ keep-alive timer is disarmed by the first byte. Here every connection is admitte
 `ConnectionGuard` (evict the longest-idle one at the cap, 503 past it, drop past the ceiling)
 and carries one deadline: its request head within `header_timeout_s` (408), its body within
 `body_timeout_s` (408, or closed when a response already went out). Requests that arrive whole
-in one read arm no timer, so the fast path costs two attribute checks. Imported only by
-`server.serve`, which has already imported uvicorn.
+in one read arm no timer, so the fast path costs two attribute checks. Each request's
+response head is held back and written with its first body bytes (`HeadWithBody`): one
+`send()` and one TCP segment per reply instead of two, the largest single cost of a small
+reply on loopback (#16). Imported only by `server.serve`, which has already imported uvicorn.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 from typing import Any
 
 import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from greentic.worker.limits import ConnectionGuard, Limits
 
@@ -51,6 +53,41 @@ def refusing_app(retry_after: int) -> Any:
         await send({"type": "http.response.body", "body": body})
 
     return app
+
+
+class HeadWithBody:
+    """The transport as one request's cycle sees it: the response head (written while the
+    response is started and not complete) waits for the next write and goes out with it.
+
+    uvicorn writes the head and the body separately; with TCP_NODELAY each is a segment and a
+    syscall. Nothing else is held: a `100 Continue` (written before the response starts) and
+    the end of the message go straight through, and `close()` writes a held head first, so
+    what the client receives, and when the connection closes, is unchanged."""
+
+    __slots__ = ("cycle", "head", "transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self.transport = transport
+        self.cycle = cycle
+        self.head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            self.transport.write(head + data)
+        elif self.cycle.response_started and not self.cycle.response_complete:
+            self.head = data
+        else:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.head is not None:
+            self.write(b"")
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
 
 
 def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[H11Protocol]:
@@ -100,6 +137,13 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[H11Proto
                     self.arm(h11.IDLE, limits.header_timeout_s)
                 else:
                     guard.busy(self)
+
+        def handle_events(self) -> None:
+            before = self.cycle
+            super().handle_events()
+            cycle = self.cycle
+            if cycle is not before and cycle is not None:  # a new request; its task runs later
+                cycle.transport = HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
