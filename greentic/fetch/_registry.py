@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from greentic.errors import FetchError
 from greentic.fetch._deadline import Deadline
 from greentic.fetch._errors import httpx_errors, status_error
+from greentic.fetch._http import lazy_trust
 from greentic.fetch._refs import (
     INSECURE_VAR,
     REALM_HOSTS_VAR,
@@ -121,8 +122,12 @@ class Registry:
         realm_hosts = parse_realm_hosts(os.environ.get(REALM_HOSTS_VAR))
         scheme = choose_scheme(ref.registry, insecure, creds)
         # Redirects are followed by `_stream.open_response`; identity: bodies are decoded by us.
+        # Lazy trust: a plain-HTTP (insecure) registry never loads the CA bundle (#16).
         with httpx.Client(
-            transport=transport, timeout=timeout, headers={"Accept-Encoding": "identity"}
+            transport=transport,
+            timeout=timeout,
+            headers={"Accept-Encoding": "identity"},
+            verify=lazy_trust(),
         ) as client:
             yield cls(
                 client,

@@ -1,0 +1,64 @@
+"""A pull's fixed cost (#16): no httpx CLI import, no CA bundle for a plain-HTTP registry."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+from greentic.fetch._refs import parse_oci
+from greentic.fetch._registry import Registry
+
+CHILD = """
+import sys
+from greentic.fetch._api import skip_httpx_cli
+skip_httpx_cli()
+import httpx
+print(sorted(m for m in ("rich", "pygments", "httpx._main") if m in sys.modules
+             and getattr(sys.modules[m], "__file__", None)))
+print(httpx.Client.__name__)
+"""
+
+
+def test_importing_httpx_for_a_pull_skips_its_command_line_tool() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == ["[]", "Client"]
+
+
+def test_the_stand_in_cli_says_what_it_is() -> None:
+    from greentic.fetch import _api
+
+    with pytest.raises(SystemExit, match="not loaded"):
+        _api._no_cli()
+
+
+def test_a_plain_http_registry_client_loads_no_trust_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def spy(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        seen.append("load")
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", spy)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ref = parse_oci("oci://127.0.0.1:5999/bench/big:v1")
+    with Registry.open(
+        ref,
+        insecure=frozenset({"127.0.0.1:5999"}),
+        transport=None,
+        timeout=1.0,
+        attempts=1,
+        sleep=time.sleep,
+        action="pulling",
+    ) as reg:
+        assert reg.url("/v2/").startswith("http://")
+    assert seen == []
