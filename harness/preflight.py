@@ -2,9 +2,8 @@
 
 Each check is a pure function over an injected `Host` (which / importable / a `Runner`), so
 unit tests feed it canned answers. A failing check yields ONE line naming what is missing and
-the fix; kind-track verbs also point at `--track docker`. Called by `demo.py doctor`, by the
-kind-track verbs of demo.py before they touch anything (`require`), and by the kind fixtures.
-"""
+the fix; kind-track verbs also point at `--track docker`. Called by `demo.py doctor`, the
+kind-track verbs (`require`) and the kind fixtures."""
 
 from __future__ import annotations
 
@@ -364,19 +363,27 @@ def as_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
 
 
 def doctor_verb(out: Callable[[str], None], *, cluster: str | None = None) -> int:
-    """`demo.py doctor`: every check, one line each; with a cluster, its context and pod
-    network too. Exit 0 when nothing failed (warnings allowed)."""
+    """`demo.py doctor`: every check, one line each; with a cluster (the kind one, else a
+    running local one), its context and pod network too. Exit 0 when nothing failed."""
     host = RealHost()
-    context = None
+    context, kubeconfig = None, None
     if cluster is not None and host.which("kind") is not None:
         listed = host.runner.run(kind_get_clusters_cmd(), timeout=30)
         if listed.ok and cluster in listed.stdout.split():
             context = context_name(cluster)
+    from harness.kube.local import doctor as local_doctor
+
+    local, local_config = local_doctor.finding()
+    if context is None and local_config is not None:
+        context, kubeconfig = local_doctor.CONTEXT, local_config
     probe = None
     if context is not None:
         ns = k8s_fixtures.probe_namespace(secrets.token_hex(3))
-        probe = partial(check_pod_network, kubectl=kubectl_cmd(context), namespace=ns)
-    findings = doctor(host, context=context, pod_network=probe)
+        argv = kubectl_cmd(context, kubeconfig=kubeconfig)
+        probe = partial(check_pod_network, kubectl=argv, namespace=ns)
+    findings = [*doctor(host, context=context, kubeconfig=kubeconfig, pod_network=probe), local]
+    if local_config is not None:
+        findings = [local_doctor.kind_optional(f) for f in findings]
     for finding in findings:
         out(finding.line())
     return 0 if all(f.ok for f in findings) else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ import yaml
 from harness import k8s_fixtures, preflight
 from harness.errors import HarnessError
 from harness.kube import kind, kubectl
+from harness.kube.local import cluster as local_cluster
+from harness.kube.local import node as local_node
 from harness.preflight import Finding, PreflightFailed
 
 KUBECTL_JSON = json.dumps({"clientVersion": {"gitVersion": "v1.33.1"}})
@@ -253,14 +256,41 @@ def test_doctor_verb_checks_the_demo_cluster_when_it_exists(
     cmd.on("kubectl", "--context", "kind-gtc-demo", "version",
            stdout=json.dumps({"serverVersion": {"gitVersion": "v1.33.1"}}))  # fmt: skip
     cmd.on("kubectl", "--context", "kind-gtc-demo", "-n", stdout="ok\n")
+    monkeypatch.setattr(local_cluster, "running", lambda directory=None: None)
+    monkeypatch.setattr(local_node, "missing_prerequisites", lambda: [])
     lines: list[str] = []
     assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 0
-    assert lines[-2:] == [
+    assert lines[-3:] == [
         "✓ kube context: `kind-gtc-demo` answers (server v1.33.1)",
         "✓ pod network: a pod reached another pod's Service",
+        "! local cluster: not running — `demo.py cluster-up --provider local`",
     ]
     host.on_path.discard("kind")
     lines.clear()
     assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 1
     assert lines[2].startswith("✗ kind: `kind` is not on PATH")
-    assert lines[-1] == "! pod network: not checked (no cluster; `kind-up` first)"
+    assert lines[-2] == "! pod network: not checked (no cluster; `kind-up` first)"
+
+
+def test_doctor_verb_checks_a_running_local_cluster_without_kind(
+    host: FakeHost, cmd: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(preflight, "RealHost", lambda: host)
+    found = local_cluster.LocalCluster(
+        tmp_path, tmp_path / "kubeconfig", "greentic-local", "https://10.250.0.1:1", "/s", 1,
+        "v1.33.13", tmp_path / "logs",
+    )  # fmt: skip
+    monkeypatch.setattr(local_cluster, "running", lambda directory=None: found)
+    host.on_path.discard("kind")
+    config = ["--kubeconfig", str(tmp_path / "kubeconfig")]
+    cmd.on("kubectl", *config, "--context", "greentic-local", "version",
+           stdout=json.dumps({"serverVersion": {"gitVersion": "v1.33.13"}}))  # fmt: skip
+    cmd.on("kubectl", *config, "--context", "greentic-local", "-n", stdout="ok\n")
+    lines: list[str] = []
+    assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 0
+    assert lines[2] == "! kind: `kind` is not on PATH (not needed: --provider local)"
+    assert lines[-3:] == [
+        "✓ kube context: `greentic-local` answers (server v1.33.13)",
+        "✓ pod network: a pod reached another pod's Service",
+        f"✓ local cluster: Kubernetes v1.33.13 running in {tmp_path} (--provider local)",
+    ]
