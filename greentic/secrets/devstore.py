@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import fcntl
 import hashlib
 import os
@@ -78,9 +79,16 @@ class DevStore:
         except OSError as exc:
             raise IoError(f"io error on {self.path.parent}: {exc.strerror}") from None
         while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:  # never through a symlink: the file holds sealed secrets, written in place
+                fd = os.open(
+                    self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+                )
             except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise IoError(
+                        f"dev-store {self.path} is a symbolic link; refusing to open it",
+                        hint="point the store at the real file (or copy it), not at a link",
+                    ) from None
                 raise IoError(
                     f"io error on {self.path}: {exc.strerror} — the dev-store is opened "
                     "read-write with a lock on every access, so it must be a writable file",

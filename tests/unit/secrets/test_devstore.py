@@ -99,6 +99,18 @@ def test_read_only_directory_fails_loudly(tmp_path: Path) -> None:
         DevStore(path).list()
 
 
+def test_a_symlinked_dev_store_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """A link could point the sealed-secrets writes (and the lock) at any file."""
+    target = tmp_path / "elsewhere.env"
+    target.write_text("not a dev-store\n")
+    link = tmp_path / "d.env"
+    link.symlink_to(target)
+    with pytest.raises(IoError, match="is a symbolic link") as caught:
+        DevStore(link).put(URI, "v")
+    assert caught.value.hint and "real file" in caught.value.hint
+    assert target.read_text() == "not a dev-store\n" and link.is_symlink()
+
+
 def test_garbage_file_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "d.env"
     path.write_text("not a line\n")
