@@ -297,10 +297,12 @@ def verb_cluster_down(opts: Options) -> int:
 
 
 def verb_doctor(opts: Options) -> int:
-    from harness import preflight
+    from harness import doctor
     from harness.kube import verbs as kind_track
+    from harness.kube.local import doctor as local_doctor
 
-    return preflight.doctor_verb(print, cluster=kind_track.demo_cluster_name())
+    cluster = kind_track.demo_cluster_name()
+    return doctor.doctor_verb(print, cluster=cluster, other=local_doctor.seen())
 
 
 # verb → (handler, one-line help); every scenario is a verb too (verb_scenario).

@@ -10,11 +10,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import secrets
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -27,8 +25,6 @@ from harness.kube.kind import (
     KIND_DOWNLOAD,
     KIND_SHA256,
     KIND_VERSION,
-    context_name,
-    kind_get_clusters_cmd,
     kind_version_cmd,
 )
 from harness.kube.kubectl import kubectl_cmd
@@ -360,30 +356,3 @@ def as_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     return [
         {"name": f.name, "status": f.status, "detail": f.detail, "fix": f.fix} for f in findings
     ]
-
-
-def doctor_verb(out: Callable[[str], None], *, cluster: str | None = None) -> int:
-    """`demo.py doctor`: every check, one line each; with a cluster (the kind one, else a
-    running local one), its context and pod network too. Exit 0 when nothing failed."""
-    host = RealHost()
-    context, kubeconfig = None, None
-    if cluster is not None and host.which("kind") is not None:
-        listed = host.runner.run(kind_get_clusters_cmd(), timeout=30)
-        if listed.ok and cluster in listed.stdout.split():
-            context = context_name(cluster)
-    from harness.kube.local import doctor as local_doctor
-
-    local, local_config = local_doctor.finding()
-    if context is None and local_config is not None:
-        context, kubeconfig = local_doctor.CONTEXT, local_config
-    probe = None
-    if context is not None:
-        ns = k8s_fixtures.probe_namespace(secrets.token_hex(3))
-        argv = kubectl_cmd(context, kubeconfig=kubeconfig)
-        probe = partial(check_pod_network, kubectl=argv, namespace=ns)
-    findings = [*doctor(host, context=context, kubeconfig=kubeconfig, pod_network=probe), local]
-    if local_config is not None:
-        findings = [local_doctor.kind_optional(f) for f in findings]
-    for finding in findings:
-        out(finding.line())
-    return 0 if all(f.ok for f in findings) else 1

@@ -18,6 +18,15 @@ from harness.kube.local import cluster as local_cluster
 from harness.kube.local import node as local_node
 from harness.preflight import Finding, PreflightFailed
 
+
+def doctor_verb(out: Any, cluster: str) -> int:
+    """demo.py's doctor: the checks plus what the local cluster module sees."""
+    from harness import doctor
+    from harness.kube.local import doctor as local_doctor
+
+    return doctor.doctor_verb(out, cluster=cluster, other=local_doctor.seen())
+
+
 KUBECTL_JSON = json.dumps({"clientVersion": {"gitVersion": "v1.33.1"}})
 
 
@@ -259,7 +268,7 @@ def test_doctor_verb_checks_the_demo_cluster_when_it_exists(
     monkeypatch.setattr(local_cluster, "running", lambda directory=None: None)
     monkeypatch.setattr(local_node, "missing_prerequisites", lambda: [])
     lines: list[str] = []
-    assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 0
+    assert doctor_verb(lines.append, cluster="gtc-demo") == 0
     assert lines[-3:] == [
         "✓ kube context: `kind-gtc-demo` answers (server v1.33.1)",
         "✓ pod network: a pod reached another pod's Service",
@@ -267,7 +276,7 @@ def test_doctor_verb_checks_the_demo_cluster_when_it_exists(
     ]
     host.on_path.discard("kind")
     lines.clear()
-    assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 1
+    assert doctor_verb(lines.append, cluster="gtc-demo") == 1
     assert lines[2].startswith("✗ kind: `kind` is not on PATH")
     assert lines[-2] == "! pod network: not checked (no cluster; `kind-up` first)"
 
@@ -287,7 +296,7 @@ def test_doctor_verb_checks_a_running_local_cluster_without_kind(
            stdout=json.dumps({"serverVersion": {"gitVersion": "v1.33.13"}}))  # fmt: skip
     cmd.on("kubectl", *config, "--context", "greentic-local", "-n", stdout="ok\n")
     lines: list[str] = []
-    assert preflight.doctor_verb(lines.append, cluster="gtc-demo") == 0
+    assert doctor_verb(lines.append, cluster="gtc-demo") == 0
     assert lines[2] == "! kind: `kind` is not on PATH (not needed: --provider local)"
     assert lines[-3:] == [
         "✓ kube context: `greentic-local` answers (server v1.33.13)",
