@@ -144,7 +144,7 @@ def start(
     out: Callable[[str], None] = print,
 ) -> LocalCluster:
     """The running cluster, or a new one (binaries built first when missing; minutes cold)."""
-    from harness.kube.local import build
+    from harness.kube.local import build, kuberouter
 
     directory = directory or default_dir()
     version = version or build.DEFAULT_KUBERNETES
@@ -153,6 +153,9 @@ def start(
         if found is not None:
             return found
         ensure_built(version, out)
+        if kuberouter.wanted(os.environ):
+            out(f"{kuberouter.ENV}={kuberouter.ENABLED}: NetworkPolicies enforced by kube-router")
+            kuberouter.ensure_built(build.cache_root())
         (directory / STATE).unlink(missing_ok=True)
         log = directory / SUPERVISOR_LOG
         out(f"starting the local cluster in {directory} (log: {log})")
@@ -177,10 +180,10 @@ def start(
 
 
 def _binaries(directory: Path, version: str | None) -> list[Path]:
-    from harness.kube.local import build, node
+    from harness.kube.local import build, kuberouter, node
 
     bin_dir = build.version_dir(version or build.DEFAULT_KUBERNETES) / "bin"
-    return [bin_dir, node.CONTAINERD]
+    return [bin_dir, node.CONTAINERD, kuberouter.root(build.cache_root()) / "bin"]
 
 
 def _kill_strays(directory: Path, version: str | None) -> None:
@@ -261,7 +264,7 @@ def _start_dns(kubectl: list[str], image: str) -> None:
 def serve(directory: Path, version: str) -> int:
     """The supervisor's body: up, write the state, wait for SIGTERM, tear down."""
     from harness.kube.commands import SubprocessRunner
-    from harness.kube.local import build, controlplane, hostnet, images, node
+    from harness.kube.local import build, controlplane, hostnet, images, kuberouter, node
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _on_signal)
@@ -269,6 +272,9 @@ def serve(directory: Path, version: str) -> int:
     runner = SubprocessRunner()
     layout = node.Layout(directory)
     try:
+        netpol = (
+            kuberouter.ensure_built(build.cache_root()) if kuberouter.wanted(os.environ) else None
+        )
         hostnet.clean(directory)  # what a crashed run left
         _wipe(directory)
         with contextlib.ExitStack() as stack:
@@ -288,7 +294,7 @@ def serve(directory: Path, version: str) -> int:
 
             ready = stack.enter_context(
                 node.node(bin_dir, layout, plane.files, plane.server, sandbox_image=pause_ref,
-                          import_images=import_images, kubectl=kubectl)
+                          import_images=import_images, kubectl=kubectl, netpol=netpol)
             )  # fmt: skip
             _start_dns(kubectl, dns_ref)
             (layout.logs / "kubectl-version.txt").write_text(_kubectl(kubectl, "version"))

@@ -2,16 +2,16 @@
 
 The node's processes leave host state behind when they stop: the node address on `lo`, the CNI
 bridge, iptables chains (`KUBE-*` from the kubelet and kube-proxy, `CNI-*` from the bridge,
-portmap and firewall plugins) in iptables and ip6tables, pod network namespaces, mounts under the
-cluster's directory (pod volumes, container root filesystems), container processes whose shims
-outlive containerd, and the kubelet's `kubepods` cgroups. `clean()` removes every one of them
-(idempotent: also the first step of a start, after a crash); `leftovers()` lists what remains,
-so a test and `cluster-down` can say "nothing left". Planning (which iptables commands, which
-mounts in which order) is pure; running the commands is the shell around it.
+portmap and firewall plugins) in iptables and ip6tables, ipsets (kube-router), pod network
+namespaces, mounts under the cluster's directory (pod volumes, container root filesystems),
+container processes whose shims outlive containerd, and the kubelet's `kubepods` cgroups.
+`clean()` removes every one of them (idempotent: also the first step of a start, after a crash);
+`leftovers()` lists what remains, so a test and `cluster-down` can say "nothing left". Planning
+(which iptables commands, which mounts in which order) is pure; running them is the shell.
 
 Ours only: the bridge and chains have our names or the Kubernetes/CNI prefixes (Docker uses
 `DOCKER*` chains and `/var/run/docker/netns`), mounts are under our directory, cgroups are
-`kubepods`.
+`kubepods`, ipsets are `KUBE-*` (kube-router's, when `GTC_LOCAL_NETPOL=kube-router`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ NETNS_DIR = Path("/run/netns")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CHAIN_PREFIXES = ("KUBE-", "CNI-")
 TABLES = ("filter", "nat", "mangle")
+IPSET_PREFIXES = ("KUBE-",)  # kube-router's firewall (GTC_LOCAL_NETPOL): KUBE-SRC-*, KUBE-DST-*
 IPTABLES = ("iptables", "ip6tables")
 COMMAND_TIMEOUT_S = 30.0
 
@@ -91,6 +92,11 @@ def our_chains(listing: str) -> list[str]:
     return [chain for chain in parse_rules(listing)[0] if _ours(chain)]
 
 
+def our_ipsets(names: str) -> list[str]:
+    """Our sets in `ipset list -n` output (destroyed after the chains that match on them)."""
+    return [name for name in names.split() if name.startswith(IPSET_PREFIXES)]
+
+
 def mounts_under(mountinfo: str, root: Path) -> list[Path]:
     """Mount points at or below `root` from /proc/self/mountinfo, deepest first (unmount order)."""
     prefix = str(root).rstrip("/")
@@ -119,6 +125,13 @@ def _listing(tool: str, table: str) -> str:
         return ""
     done = _run([tool, "-w", "-t", table, "-S"])
     return done.stdout if done.returncode == 0 else ""
+
+
+def _ipsets() -> list[str]:
+    if shutil.which("ipset") is None:
+        return []
+    done = _run(["ipset", "list", "-n"])
+    return our_ipsets(done.stdout) if done.returncode == 0 else []
 
 
 def has_node_ip() -> bool:
@@ -223,6 +236,8 @@ def clean(directory: Path) -> None:
         for table in TABLES:
             for argv in iptables_cleanup(tool, table, _listing(tool, table)):
                 _run(argv)
+    for name in _ipsets():  # only now: a set still matched by a rule cannot be destroyed
+        _run(["ipset", "destroy", name])
     for cgroup in _kubepods():
         _remove_cgroup(cgroup)
     if has_node_ip():
@@ -242,6 +257,7 @@ def leftovers(directory: Path, binaries: Sequence[Path] = ()) -> list[str]:
     for tool in IPTABLES:
         for table in TABLES:
             found += [f"{tool} -t {table} chain {c}" for c in our_chains(_listing(tool, table))]
+    found += [f"ipset {name}" for name in _ipsets()]
     found += [f"cgroup {path}" for path in _kubepods()]
     if has_node_ip():
         found.append(f"address {NODE_IP}/32 on lo")

@@ -23,7 +23,7 @@ import yaml
 
 from harness import waits
 from harness.errors import HarnessError
-from harness.kube.local import hostnet, pki
+from harness.kube.local import hostnet, kuberouter, pki
 from harness.ports import LOOPBACK, free_port
 from harness.process import ManagedProcess
 
@@ -275,8 +275,10 @@ def node(
     sandbox_image: str,
     import_images: Any,
     kubectl: list[str],
+    netpol: Path | None = None,
 ) -> Iterator[Node]:
-    """containerd → `import_images(address)` (pause first) → kubelet → kube-proxy → Ready."""
+    """containerd → `import_images(address)` (pause first) → kubelet → kube-proxy → Ready;
+    then kube-router's firewall when `netpol` is its binary (opt-in: `kuberouter`)."""
     from harness.kube.local.controlplane import write_kubeconfig
 
     missing = missing_prerequisites()
@@ -316,4 +318,7 @@ def node(
         stack.enter_context(kubelet)
         stack.enter_context(proxy)
         wait_node_ready(kubectl, kubelet, layout.logs)
+        if netpol is not None:
+            admin_kc = write_kubeconfig(configs, server, files, "admin")
+            stack.enter_context(process("kube-router", kuberouter.argv(netpol, admin_kc)))
         yield Node(layout, str(layout.socket))
