@@ -24,8 +24,10 @@ test: setup lint typecheck
 # One pytest process by default: the 2-core node has 2000m of CPU to allocate and each env asks
 # 250m per router (x2) and per worker, so two envs at once leave pods Pending (Insufficient cpu).
 # CLUSTER_TEST_ARGS adds pytest flags (`-n 2` on a bigger node: xdist workers adopt the cluster).
-CLUSTER_PKGS := containerd containernetworking-plugins
+CLUSTER_PKGS := containerd containernetworking-plugins ipset
 CLUSTER_TEST_ARGS ?=
+# NetworkPolicies enforced by kube-router's firewall (built from its Go module on first use).
+export GTC_LOCAL_NETPOL ?= kube-router
 
 cluster-deps:
 	bash .ci/docker-setup.sh

@@ -2,8 +2,10 @@
 
 Pure: `manifests(image=...)` returns the objects to apply (ServiceAccount, RBAC, the Corefile
 ConfigMap, the Deployment, the Service); the cluster module applies them. Choices:
-- CoreDNS listens on 1053 inside its pod and the Service maps 53 → 1053, so the container needs
-  no capability at all and passes restricted Pod Security as user 65535.
+- CoreDNS listens on 53 in its pod, as kind's and kubeadm's do: NetworkPolicies match the pod's
+  port after kube-proxy's rewrite, so the product's `gtc-allow-dns` (port 53) must see 53 (on
+  1053 an enforcing cluster cut DNS: found with kube-router). User 65535 binds it through the
+  namespaced safe sysctl `net.ipv4.ip_unprivileged_port_start=53`, with every capability dropped.
 - the Corefile answers the cluster domain and the reverse zones only. There is no `forward`:
   test traffic never leaves this machine, so any other name gets SERVFAIL (no plugin serves it).
 - `imagePullPolicy: Never`: the image is imported into the node's containerd (`images`), no
@@ -19,7 +21,7 @@ NAMESPACE = "kube-system"
 NAME = "coredns"
 SERVICE = "kube-dns"
 APP_LABEL = {"k8s-app": "kube-dns"}
-DNS_PORT = 1053  # unprivileged, so no NET_BIND_SERVICE is needed
+DNS_PORT = 53  # bound by user 65535 through the pod's ip_unprivileged_port_start sysctl
 READY_PORT = 8181
 HEALTH_PORT = 8080
 USER = 65535
@@ -153,6 +155,9 @@ def deployment(image: str) -> Obj:
                     "securityContext": {
                         "runAsNonRoot": True,
                         "seccompProfile": {"type": "RuntimeDefault"},
+                        "sysctls": [
+                            {"name": "net.ipv4.ip_unprivileged_port_start", "value": str(DNS_PORT)}
+                        ],
                     },
                     "containers": [container(image)],
                     "volumes": [
@@ -171,7 +176,7 @@ def deployment(image: str) -> Obj:
 
 
 def service(cluster_ip: str) -> Obj:
-    """`kube-dns` at the kubelet's `clusterDNS` address: 53/UDP and 53/TCP to CoreDNS's 1053."""
+    """`kube-dns` at the kubelet's `clusterDNS` address: 53/UDP and 53/TCP."""
     return {
         "apiVersion": "v1",
         "kind": "Service",

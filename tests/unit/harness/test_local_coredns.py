@@ -50,7 +50,10 @@ def test_the_pod_passes_restricted_with_no_capability_at_all() -> None:
     assert psa.violations(spec, notes) == []
     (ctr,) = spec["containers"]
     ctx = ctr["securityContext"]
-    assert ctx["capabilities"] == {"drop": ["ALL"]}  # 1053 needs no NET_BIND_SERVICE
+    assert ctx["capabilities"] == {"drop": ["ALL"]}  # 53 through the sysctl, not a capability
+    assert spec["securityContext"]["sysctls"] == [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}
+    ]
     assert (ctx["runAsUser"], ctx["runAsNonRoot"], ctx["readOnlyRootFilesystem"]) == (
         65535,
         True,
@@ -98,16 +101,17 @@ def test_the_service_maps_53_udp_and_tcp_to_the_container_port_at_the_cluster_ip
         (p["containerPort"], p["protocol"]) for p in pod["spec"]["containers"][0]["ports"]
     }
     assert {(p["port"], p["protocol"], p["targetPort"]) for p in svc["spec"]["ports"]} == {
-        (53, "UDP", 1053),
-        (53, "TCP", 1053),
+        (53, "UDP", 53),
+        (53, "TCP", 53),
     }
-    assert container_ports == {(1053, "UDP"), (1053, "TCP")}
+    # the pod's own port is what a NetworkPolicy sees: the product's gtc-allow-dns allows 53
+    assert container_ports == {(53, "UDP"), (53, "TCP")}
     assert by_kind("Service")["spec"]["clusterIP"] == "10.96.0.10"  # the default
 
 
-def test_the_corefile_serves_the_cluster_zones_on_1053_and_forwards_nowhere() -> None:
+def test_the_corefile_serves_the_cluster_zones_on_53_and_forwards_nowhere() -> None:
     corefile = by_kind("ConfigMap")["data"]["Corefile"]
-    assert corefile.startswith(".:1053 {")
+    assert corefile.startswith(".:53 {")
     assert "kubernetes cluster.local in-addr.arpa ip6.arpa {" in corefile
     assert "pods insecure" in corefile
     assert "fallthrough in-addr.arpa ip6.arpa" in corefile
