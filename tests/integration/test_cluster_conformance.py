@@ -138,10 +138,15 @@ class Env:
         )
 
     def live(self) -> dict[tuple[str, str], str]:
-        """(kind, name) → resourceVersion of every object of the env the cluster holds."""
+        """(kind, name) → generation (the resourceVersion where an object has none) of every
+        object of the env the cluster holds. A real cluster's controllers write status (a
+        Deployment's rollout, a PDB's budget), which moves the resourceVersion but never the
+        generation: found on the local cluster, where "no resourceVersion moved" failed."""
         objs = reconcile.live_objects(self.target.cluster, self.namespace)
         return {
-            (o["kind"], o["metadata"]["name"]): str(o["metadata"].get("resourceVersion"))
+            (o["kind"], o["metadata"]["name"]): str(
+                o["metadata"].get("generation") or o["metadata"].get("resourceVersion")
+            )
             for o in objs
             if o["kind"] != "Namespace" or o["metadata"]["name"] == self.namespace
         }
@@ -172,7 +177,7 @@ def test_a_second_reconcile_changes_nothing(env: Env) -> None:
     result = env.reconcile()
     assert (result["applied"], result["pruned"], result["changed"]) == (14, 0, 0)
     assert {r["action"] for r in result["objects"]} == {"unchanged"}
-    assert env.live() == before  # no resourceVersion moved
+    assert env.live() == before  # no generation moved: nothing was written
     assert env.target.pods(env.namespace) == pods  # no pod replaced
 
 
