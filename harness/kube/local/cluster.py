@@ -275,7 +275,12 @@ def serve(directory: Path, version: str) -> int:
         netpol = (
             kuberouter.ensure_built(build.cache_root()) if kuberouter.wanted(os.environ) else None
         )
-        hostnet.clean(directory)  # what a crashed run left
+        refusal = hostnet.foreign_state(
+            hostnet.leftovers(directory), ran_here=(directory / "containerd").exists()
+        )
+        if refusal is not None:  # never clean up another Kubernetes' host state
+            raise LocalClusterError(refusal)
+        hostnet.clean(directory)  # what a crashed run of ours left
         _wipe(directory)
         with contextlib.ExitStack() as stack:
             stack.callback(hostnet.clean, directory)

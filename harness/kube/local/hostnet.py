@@ -244,6 +244,21 @@ def clean(directory: Path) -> None:
         _run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"])
 
 
+def foreign_state(found: Sequence[str], *, ran_here: bool) -> str | None:
+    """Why the cluster must not start, or None. `clean()` removes every `KUBE-*`/`CNI-*` chain
+    and ipset, `cni-*` netns and `kubepods` cgroup; that is right after a crash of ours
+    (`ran_here`: our directory holds a node's state), and would break another Kubernetes on
+    this host (k3s, minikube --driver=none) if it were not ours."""
+    if ran_here or not found:
+        return None
+    shown = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+    return (
+        f"this host already has Kubernetes networking that the local cluster did not make "
+        f"({shown}). Stop that Kubernetes first (or use it: `pytest -m kind --kube-context "
+        f"CTX`); the local cluster cleans these names up and would break it"
+    )
+
+
 def leftovers(directory: Path, binaries: Sequence[Path] = ()) -> list[str]:
     """What the cluster left on the host, one line each; empty when clean."""
     found: list[str] = []

@@ -131,3 +131,13 @@ def test_state_round_trips_and_a_dead_supervisor_is_not_running(tmp_path: Path) 
     assert cluster.LocalCluster.from_json(tmp_path, state.to_json()) == state
     assert cluster.running(tmp_path) is None  # no such pid
     assert cluster.running(tmp_path / "absent") is None
+
+
+def test_another_kubernetes_on_the_host_is_refused_not_cleaned_up() -> None:
+    """`clean()` would remove k3s' or minikube's KUBE-*/CNI-* chains: only ours are cleaned."""
+    theirs = ["iptables -t nat chain KUBE-SERVICES", "bridge cni0", "cgroup /a", "cgroup /b"]
+    refusal = hostnet.foreign_state(theirs, ran_here=False)
+    assert refusal is not None and "KUBE-SERVICES" in refusal and "and 1 more" in refusal
+    assert "Stop that Kubernetes first" in refusal
+    assert hostnet.foreign_state(theirs, ran_here=True) is None  # a crashed run of ours
+    assert hostnet.foreign_state([], ran_here=False) is None  # a clean host
