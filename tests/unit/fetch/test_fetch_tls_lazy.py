@@ -58,22 +58,6 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext
     return self_signed(tmp_path_factory.mktemp("tls"), ("127.0.0.1",), name="lazy trust test")
 
 
-@pytest.fixture
-def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records each time a client context actually loads its trust store."""
-    seen: list[str] = []
-    real = ssl.SSLContext.load_verify_locations
-
-    def spy(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
-        seen.append("load")
-        real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", spy)
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    return seen
-
-
 def test_a_plain_http_pull_loads_no_trust_store(loads: list[str], tmp_path: Path) -> None:
     for base in serve():
         got = fetch(f"{base}/b.gtbundle", tmp_path, attempts=1)
