@@ -21,11 +21,9 @@ from pathlib import Path
 
 from bundle_support import FIXTURES, Distributor, Route
 
-from greentic.store.envstore import Store
-from tests.support.stores import new_env
+from tests.integration.test_worker_process import author
 
 BIN = Path(sys.executable).parent
-DIGESTS: dict[str, str] = json.loads((FIXTURES / "digests.json").read_text())
 UNWANTED = ("importlib.metadata", "pydantic.plugin._loader", "ulid")
 # What a pulling boot no longer imports (#16): signature checks only with trusted keys, the
 # worker's own replies instead of starlette's, a plain retry loop instead of tenacity.
@@ -42,15 +40,10 @@ def imported(importtime: str) -> set[str]:
 
 
 def authored(tmp_path: Path, uri: str) -> Path:
-    """Env `local` routing one revision of webchat-bot, pulled from `uri`, nothing pulled yet."""
+    """Env `local` routing one revision of webchat-bot, pulled from `uri`, nothing pulled yet
+    (the environment.json a pod receives: test_worker_process's `author`)."""
     root = tmp_path / "store"
-    store = Store(root)
-    new_env(store, [DIGESTS["webchat-bot.gtbundle"]], env_id="local", bundle_id="webchat-bot")
-    with store.mutate("local", verb="test") as env:
-        env.revisions[0].bundle_source_uri = uri
-    paths = store.paths("local")
-    for leftover in (paths.runtime_config, paths.audit, paths.dir / ".lock"):
-        leftover.unlink(missing_ok=True)
+    author(root, "webchat-bot", uri=uri)
     return root
 
 
