@@ -22,7 +22,7 @@ import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,40 +148,43 @@ def add_node_ip() -> None:
             raise OSError(f"cannot add {NODE_IP}/32 to lo (root needed): {done.stderr.strip()}")
 
 
+def _processes() -> Iterator[tuple[int, str, str]]:
+    """(pid, executable or "", command line) of every other process we may read."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        try:
+            exe = os.readlink(entry / "exe")
+        except OSError:
+            exe = ""
+        yield int(entry.name), exe, cmdline
+
+
 def pids_of(paths: Iterable[Path], *, marker: str) -> list[int]:
     """Processes running a binary that is one of `paths` (or below a directory in `paths`)
     whose command line names `marker` (the cluster directory: every node process's config is
     there), so another cluster's or Docker's containerd is never matched."""
     roots = [str(p) for p in paths]
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            exe = os.readlink(entry / "exe")
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline and any(exe == r or exe.startswith(r + "/") for r in roots):
-            found.append(int(entry.name))
-    return found
+    return [
+        pid
+        for pid, exe, cmdline in _processes()
+        if exe and marker in cmdline and any(exe == r or exe.startswith(r + "/") for r in roots)
+    ]
 
 
 def shim_pids(directory: Path) -> list[int]:
     """containerd shims (and so their containers) started for our containerd: their command
     line names our state directory's socket."""
     marker = str(directory)
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "containerd-shim" in cmdline and marker in cmdline:
-            pids.append(int(entry.name))
-    return pids
+    return [
+        pid
+        for pid, _, cmdline in _processes()
+        if "containerd-shim" in cmdline and marker in cmdline
+    ]
 
 
 def _kill_tree(pid: int) -> None:
