@@ -179,7 +179,8 @@ def start(
         return found
 
 
-def _binaries(directory: Path, version: str | None) -> list[Path]:
+def _binaries(version: str | None) -> list[Path]:
+    """Where the node's processes' executables are (matched with the cluster dir marker)."""
     from harness.kube.local import build, kuberouter, node
 
     bin_dir = build.version_dir(version or build.DEFAULT_KUBERNETES) / "bin"
@@ -190,7 +191,7 @@ def _kill_strays(directory: Path, version: str | None) -> None:
     """After a supervisor that did not stop cleanly: its children, by binary or config path."""
     from harness.kube.local import hostnet
 
-    for binary in _binaries(directory, version):
+    for binary in _binaries(version):
         for pid in hostnet.pids_of([binary], marker=str(directory)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -215,7 +216,7 @@ def stop(directory: Path | None = None, *, out: Callable[[str], None] = print) -
     _kill_strays(directory, version)
     hostnet.clean(directory)
     (directory / STATE).unlink(missing_ok=True)
-    return hostnet.leftovers(directory, _binaries(directory, version))
+    return hostnet.leftovers(directory, _binaries(version))
 
 
 # -- the supervisor -----------------------------------------------------------------------------
