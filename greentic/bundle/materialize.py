@@ -59,10 +59,16 @@ class Pulled(Protocol):
     """What materialization needs of a fetched bundle (`greentic.fetch.FetchedBundle`).
 
     The file is the caller's own copy: it may be hard-linked into the store, so delete it
-    freely afterwards but never rewrite it in place (a bare Path is always copied)."""
+    freely afterwards but never rewrite it in place (a bare Path is always copied). `digest`
+    is the sha256 the fetch computed over the bytes as it wrote them (`""`: unknown, so the
+    staged bytes are hashed here); the digest gate checks it against the pin, as a content
+    store trusts what it hashed on ingest (docs/decisions.md, #16)."""
 
     @property
     def path(self) -> Path: ...
+
+    @property
+    def digest(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,9 @@ def _revision(env: Environment, revision_id: str) -> Revision:
 
 
 def _stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
-    """Stage the pulled bundle at `dst` (durable) and return the sha256 of the staged bytes."""
+    """Stage the pulled bundle at `dst` (durable) and return the sha256 of the staged bytes:
+    the digest a fetch computed as it wrote them (the staged file is that file, linked, or a
+    kernel copy of it), else hashed here (a user's file, or a `Pulled` without a digest)."""
     try:
         # A `Pulled` is the caller's own copy: hard-linked when it can be (written once, by
         # the fetch); a bare path is a user's file, which may be rewritten later: copied.
@@ -188,7 +196,8 @@ def _stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
         ) from None
     try:
         os.fsync(fd)  # cheap for a linked file the fetch already made durable
-        return stored.sha256_fd(fd)
+        streamed = "" if isinstance(fetched, Path) else fetched.digest
+        return streamed or stored.sha256_fd(fd)
     finally:
         os.close(fd)
 

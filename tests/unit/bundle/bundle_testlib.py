@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "bundles"
 
 @dataclass(frozen=True)
 class Pulled:
-    """Stands in for greentic.fetch.FetchedBundle (materialize only needs `.path`)."""
+    """Stands in for greentic.fetch.FetchedBundle (`digest` empty: materialize hashes the bytes)."""
 
     path: Path
     digest: str = ""

@@ -140,14 +140,32 @@ def test_a_fetched_copy_is_linked_and_a_users_file_is_copied(
     assert sha256_file(staged_bundle(store, rev)) == sha256_file(users)
 
 
-def test_a_linked_copy_is_still_gated_on_its_bytes(
+def test_a_pull_is_gated_on_the_digest_its_fetch_computed(
+    store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = copy_fixture("webchat-bot.gtbundle")
+    pinned = sha256_file(fetched)
+    [rev] = new_env(store, [pinned])
+    hashed: list[int] = []
+    monkeypatch.setattr(materialize.stored, "sha256_fd", lambda fd: hashed.append(fd) or "")
+    with pytest.raises(DigestMismatch, match="sha256:other"):
+        materialize.materialize_revision(store, ENV, rev, Pulled(fetched, digest="sha256:other"))
+    assert not (store.paths(ENV).dir / "revisions" / f"{rev}.partial").exists()
+
+    materialize.materialize_revision(store, ENV, rev, Pulled(fetched, digest=pinned))
+    assert hashed == []  # the fetch hashed the bytes as it wrote them: not read again
+    assert staged_bundle(store, rev).stat().st_ino == fetched.stat().st_ino
+
+
+def test_bytes_without_a_fetch_digest_are_hashed_before_the_gate(
     store: Store, copy_fixture: Callable[[str], Path]
 ) -> None:
     fetched = copy_fixture("webchat-bot.gtbundle")
     [rev] = new_env(store, [sha256_file(fetched)])
-    with open(fetched, "r+b") as fh:  # rewritten after the fetch hashed it
+    with open(fetched, "r+b") as fh:  # not the bytes the pin names
         fh.seek(-1, os.SEEK_END)
         fh.write(b"\xff")
-    with pytest.raises(DigestMismatch):
-        materialize.materialize_revision(store, ENV, rev, Pulled(fetched, digest="sha256:x"))
-    assert not (store.paths(ENV).dir / "revisions" / f"{rev}.partial").exists()
+    for pulled in (Pulled(fetched), fetched):  # no fetch digest; a user's file
+        with pytest.raises(DigestMismatch):
+            materialize.materialize_revision(store, ENV, rev, pulled)
+        assert not (store.paths(ENV).dir / "revisions" / f"{rev}.partial").exists()
