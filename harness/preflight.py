@@ -36,7 +36,6 @@ PYTHON_DEPS = (
     "rich",
     "yaml",
     "httpx",
-    "starlette",
     "uvicorn",
     "cryptography",
     "ulid",
