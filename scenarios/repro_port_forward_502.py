@@ -17,6 +17,7 @@ from contextlib import ExitStack
 
 import httpx
 
+from harness import waits
 from harness.context import ScenarioContext, ScenarioResult
 from harness.tracks import Capability
 from scenarios import _common as common
@@ -45,6 +46,9 @@ SECRET_ENV = "GTC_REPRO_API_KEY"
 SERVE_PORT = 8080
 HTTP_TIMEOUT_S = 3.0
 READY_DEADLINE_S = 60.0
+# The Deployment stops the replaced pod only after the new one is Ready (SIGTERM, then its
+# graceful stop): until then the old forward still reaches a live worker.
+OLD_POD_STOP_S = 60.0
 
 
 def get_healthz(base: str) -> str:
@@ -54,6 +58,26 @@ def get_healthz(base: str) -> str:
             return f"HTTP {client.get(f'{base}/healthz').status_code}"
     except httpx.HTTPError as exc:
         return f"no HTTP answer ({type(exc).__name__}: {exc or 'closed'})"
+
+
+def answer_once_stopped(base: str) -> str:
+    """What `base` answers once the pod behind it has stopped: polled while it still answers
+    (the rollout is scaling the old pod down), at most OLD_POD_STOP_S; the last answer."""
+    seen = [""]
+
+    def refused() -> str | None:
+        seen[0] = get_healthz(base)
+        return seen[0] if seen[0].startswith("no HTTP answer") else None
+
+    try:
+        return waits.Poll(
+            what="the replaced pod to stop answering through the old port-forward",
+            attempt=refused,
+            timing=waits.Timing(timeout=OLD_POD_STOP_S, interval=0.5),
+            status=lambda: seen[0],
+        ).run()
+    except waits.WaitTimeout:
+        return seen[0]
 
 
 def run(ctx: ScenarioContext) -> ScenarioResult:
@@ -87,7 +111,7 @@ def run(ctx: ScenarioContext) -> ScenarioResult:
     rp.wait_staged(ctx, worker, rp.authored_hash(ctx), "the rolled worker pod is Ready")
 
     repro.symptom(ctx, ROW.symptom)
-    seen = get_healthz(old)
+    seen = answer_once_stopped(old)
     ctx.check(
         "the old port-forward gets no HTTP answer (a proxy in front shows 502)",
         seen.startswith("no HTTP answer"),
