@@ -60,15 +60,23 @@ class Pulled(Protocol):
 
     The file is the caller's own copy: it may be hard-linked into the store, so delete it
     freely afterwards but never rewrite it in place (a bare Path is always copied). `digest`
-    is the sha256 the fetch computed over the bytes as it wrote them (`""`: unknown, so the
-    staged bytes are hashed here); the digest gate checks it against the pin, as a content
-    store trusts what it hashed on ingest (docs/decisions.md, #16)."""
+    and `size` describe the bytes the fetch wrote, `file_id` the (st_dev, st_ino) of the file
+    it wrote them to. When the staged file is that very file (linked, or copied from it) the
+    digest gate checks `digest` against the pin, as a content store trusts what it hashed on
+    ingest; otherwise (no digest or id, another file under that name) the staged bytes are
+    hashed here (docs/decisions.md, #16)."""
 
     @property
     def path(self) -> Path: ...
 
     @property
     def digest(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def file_id(self) -> tuple[int, int] | None: ...
 
 
 @dataclass(frozen=True)
@@ -182,12 +190,12 @@ def _revision(env: Environment, revision_id: str) -> Revision:
 
 def _stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
     """Stage the pulled bundle at `dst` (durable) and return the sha256 of the staged bytes:
-    the digest a fetch computed as it wrote them (the staged file is that file, linked, or a
-    kernel copy of it), else hashed here (a user's file, or a `Pulled` without a digest)."""
+    the digest its fetch computed when they are provably that fetch's file, else hashed here
+    (a user's file, a `Pulled` without a digest, or another file under the fetched name)."""
     try:
         # A `Pulled` is the caller's own copy: hard-linked when it can be (written once, by
         # the fetch); a bare path is a user's file, which may be rewritten later: copied.
-        fd = stored.stage_file(_source(fetched), dst, link=not isinstance(fetched, Path))
+        fd, source = stored.stage_file(_source(fetched), dst, link=not isinstance(fetched, Path))
     except FileNotFoundError:
         raise NotFound(f"fetched bundle {_source(fetched)} does not exist") from None
     except OSError as exc:
@@ -196,10 +204,19 @@ def _stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
         ) from None
     try:
         os.fsync(fd)  # cheap for a linked file the fetch already made durable
-        streamed = "" if isinstance(fetched, Path) else fetched.digest
-        return streamed or stored.sha256_fd(fd)
+        return _fetch_digest(fetched, source) or stored.sha256_fd(fd)
     finally:
         os.close(fd)
+
+
+def _fetch_digest(fetched: Pulled | Path, source: os.stat_result) -> str:
+    """The fetch's digest when `source` (the file staged) is the file that fetch wrote: the same
+    inode and size as it committed; "" otherwise."""
+    if isinstance(fetched, Path) or not fetched.digest:
+        return ""
+    if fetched.file_id != (source.st_dev, source.st_ino) or fetched.size != source.st_size:
+        return ""
+    return fetched.digest
 
 
 def _fsync_tree(root: Path) -> None:
@@ -208,7 +225,8 @@ def _fsync_tree(root: Path) -> None:
 
 
 def gate(staged_digest: str, rev: Revision) -> None:
-    """The digest gate: the staged bytes must hash to the revision's pinned bundle_digest."""
+    """The digest gate: the staged bytes' sha256 (the fetch's own, or hashed at staging) must
+    be the revision's pinned bundle_digest."""
     if staged_digest != rev.bundle_digest:
         raise DigestMismatch(
             f"pulled bundle digest `{staged_digest}` does not match revision "

@@ -1,7 +1,7 @@
 """File-to-file copies in the kernel: whole staged bundles and the stored entries of a ZIP.
 
 `stage_file` hard-links a fetched bundle into a revision's staging dir (same filesystem) or
-copies it there, and `sha256_fd` hashes the staged bytes for the digest gate.
+copies it there, and `sha256_fd` hashes staged bytes the digest gate has no fetch digest for.
 
 A .gtbundle/.gtpack stores its entries uncompressed, so unpacking one is a byte-range copy
 from the archive file at the entry's data offset. `copy_range` does it with
@@ -40,7 +40,9 @@ def _copy_once(way: int, src: int, offset: int, dst: int, count: int, buf: memor
     if way == 1:
         return os.sendfile(dst, src, offset, min(count, 1 << 30))
     n = os.preadv(src, [buf[: min(len(buf), count)]], offset)
-    os.write(dst, buf[:n])  # a short write on a regular file raises, it never truncates
+    rest = buf[:n]
+    while rest:  # a write may be short (a full disk answers the next one with ENOSPC)
+        rest = rest[os.write(dst, rest) :]
     return n
 
 
@@ -66,25 +68,30 @@ def copy_range(src: int, offset: int, dst: int, count: int) -> int:
     return done
 
 
-def stage_file(src: Path, dst: Path, *, link: bool) -> int:
-    """Put the bytes of `src` at the new file `dst`, returned open for reading: hard-linked
-    when `link` and the filesystem allows (no byte copied), else copied by the kernel."""
+def stage_file(src: Path, dst: Path, *, link: bool) -> tuple[int, os.stat_result]:
+    """Put the bytes of `src` at the new file `dst`: hard-linked when `link` and the filesystem
+    allows (no byte copied), else copied by the kernel. Returns `dst` open for reading and the
+    status of the file whose bytes it holds (the linked inode, or the copy's source as opened),
+    which tells a caller which file it staged. A copy shorter than its source raises."""
     if link:
         try:
             os.link(src, dst)
         except OSError:
             pass  # another filesystem, links refused, or missing (the copy then says so)
         else:
-            return os.open(dst, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(dst, os.O_RDONLY | os.O_CLOEXEC)
+            return fd, os.fstat(fd)
     fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        source = os.fstat(fin)
         fout = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            copy_range(fin, 0, fout, os.fstat(fin).st_size)
+            if copy_range(fin, 0, fout, source.st_size) != source.st_size:
+                raise OSError(errno.EIO, "the copy ended before its source did")
         except BaseException:
             os.close(fout)
             raise
-        return fout
+        return fout, source
     finally:
         os.close(fin)
 

@@ -95,11 +95,17 @@ class Sink:
         if self._sync_error is not None:
             raise self._sync_error
         os.fsync(self._fh.fileno())
+        written = os.fstat(self._fh.fileno())
         self._fh.close()
         target = self.dest_dir / name
         os.replace(self._tmp, target)
         self._tmp = None
-        return FetchedBundle(path=target, digest=self.digest, size=self.size)
+        return FetchedBundle(
+            path=target,
+            digest=self.digest,
+            size=self.size,
+            file_id=(written.st_dev, written.st_ino),
+        )
 
     def __exit__(
         self,

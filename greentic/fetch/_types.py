@@ -15,11 +15,14 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class FetchedBundle:
-    """A bundle on local disk: `path` (inside the caller's dest_dir), `sha256:` digest, size."""
+    """A bundle on local disk: `path` (inside the caller's dest_dir), the `sha256:` digest and
+    size of the bytes the fetch wrote, and `file_id`, the (st_dev, st_ino) of the file it wrote
+    them to: materialize trusts the digest only for that very file (greentic.bundle.materialize)."""
 
     path: Path
     digest: str
     size: int
+    file_id: tuple[int, int] | None = None
 
 
 class TransientFetchError(FetchError):

@@ -19,10 +19,17 @@ class Pulled:
     path: Path
     digest: str = ""
     size: int = 0
+    file_id: tuple[int, int] | None = None
+
+
+def fetched_as(path: Path, digest: str) -> Pulled:
+    """`path` described as the fetch that wrote it would: digest, size and (st_dev, st_ino)."""
+    st = path.stat()
+    return Pulled(path, digest=digest, size=st.st_size, file_id=(st.st_dev, st.st_ino))
 
 
 def fixture(name: str) -> Path:
     return FIXTURES / name
 
 
-__all__ = ["FIXTURES", "Pulled", "fixture", "sha256_file"]
+__all__ = ["FIXTURES", "Pulled", "fetched_as", "fixture", "sha256_file"]

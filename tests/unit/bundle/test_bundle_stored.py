@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bundle_testlib import Pulled
+from bundle_testlib import Pulled, fetched_as
 
 from greentic.bundle import materialize, stored
 from greentic.bundle.archive import Entry, SafeZip, UnsafeArchive, write_zip
@@ -140,21 +140,93 @@ def test_a_fetched_copy_is_linked_and_a_users_file_is_copied(
     assert sha256_file(staged_bundle(store, rev)) == sha256_file(users)
 
 
+def spy_hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The descriptors materialize hashes (`stored.sha256_fd`), which still hashes them."""
+    hashed: list[int] = []
+    real = stored.sha256_fd
+
+    def spy(fd: int) -> str:
+        hashed.append(fd)
+        return real(fd)
+
+    monkeypatch.setattr(materialize.stored, "sha256_fd", spy)
+    return hashed
+
+
 def test_a_pull_is_gated_on_the_digest_its_fetch_computed(
     store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fetched = copy_fixture("webchat-bot.gtbundle")
     pinned = sha256_file(fetched)
     [rev] = new_env(store, [pinned])
-    hashed: list[int] = []
-    monkeypatch.setattr(materialize.stored, "sha256_fd", lambda fd: hashed.append(fd) or "")
+    hashed = spy_hashing(monkeypatch)
     with pytest.raises(DigestMismatch, match="sha256:other"):
-        materialize.materialize_revision(store, ENV, rev, Pulled(fetched, digest="sha256:other"))
+        materialize.materialize_revision(store, ENV, rev, fetched_as(fetched, "sha256:other"))
     assert not (store.paths(ENV).dir / "revisions" / f"{rev}.partial").exists()
 
-    materialize.materialize_revision(store, ENV, rev, Pulled(fetched, digest=pinned))
+    materialize.materialize_revision(store, ENV, rev, fetched_as(fetched, pinned))
     assert hashed == []  # the fetch hashed the bytes as it wrote them: not read again
     assert staged_bundle(store, rev).stat().st_ino == fetched.stat().st_ino
+
+
+def test_a_fetch_digest_also_vouches_for_a_kernel_copy_of_its_file(
+    store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = copy_fixture("webchat-bot.gtbundle")
+    pinned = sha256_file(fetched)
+    [rev] = new_env(store, [pinned])
+    pulled = fetched_as(fetched, pinned)
+    hashed = spy_hashing(monkeypatch)
+
+    def no_link(*_a: Any) -> None:
+        raise OSError(errno.EXDEV, "another filesystem")
+
+    monkeypatch.setattr(os, "link", no_link)
+    materialize.materialize_revision(store, ENV, rev, pulled)
+    assert hashed == []
+    assert staged_bundle(store, rev).stat().st_ino != fetched.stat().st_ino
+    assert sha256_file(staged_bundle(store, rev)) == pinned
+
+
+def test_another_file_under_the_fetched_name_is_hashed_and_refused(
+    store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = copy_fixture("webchat-bot.gtbundle")
+    pinned = sha256_file(fetched)
+    [rev] = new_env(store, [pinned])
+    pulled = fetched_as(fetched, pinned)  # what the fetch wrote …
+    swapped = fetched.with_name("swapped")
+    swapped.write_bytes(fetched.read_bytes()[:-1] + b"\xff")
+    os.replace(swapped, fetched)  # … is no longer the file at its name
+    hashed = spy_hashing(monkeypatch)
+    with pytest.raises(DigestMismatch):
+        materialize.materialize_revision(store, ENV, rev, pulled)
+    assert len(hashed) == 1
+    assert not (store.paths(ENV).dir / "revisions" / f"{rev}.partial").exists()
+
+
+def test_a_short_copy_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "src").write_bytes(PAYLOAD)
+    monkeypatch.setattr(stored, "copy_range", lambda *_a: len(PAYLOAD) - 1)
+    with pytest.raises(OSError, match="ended before its source"):
+        stored.stage_file(tmp_path / "src", tmp_path / "dst", link=False)
+
+
+def test_the_last_way_of_copying_finishes_short_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*_a: Any) -> int:
+        raise OSError(errno.ENOSYS, "not here")
+
+    for name in ("copy_file_range", "sendfile"):
+        monkeypatch.setattr(os, name, unsupported)
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data)[:1000]))  # short
+    (tmp_path / "src").write_bytes(PAYLOAD)
+    fd, source = stored.stage_file(tmp_path / "src", tmp_path / "dst", link=False)
+    os.close(fd)
+    assert source.st_size == len(PAYLOAD)
+    assert (tmp_path / "dst").read_bytes() == PAYLOAD
 
 
 def test_bytes_without_a_fetch_digest_are_hashed_before_the_gate(

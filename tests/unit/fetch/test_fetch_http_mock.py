@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from greentic.errors import FetchError, NotFound
-from greentic.fetch import FetchedBundle, fetch
+from greentic.fetch import fetch
 
 BODY = os.urandom(300_000)
 DIGEST = "sha256:" + hashlib.sha256(BODY).hexdigest()
@@ -33,7 +33,9 @@ def test_fetch_with_redirect(tmp_path: Path) -> None:
         return httpx.Response(200, content=BODY)
 
     got = fetch("http://dist.local/old.gtbundle", tmp_path, transport=httpx.MockTransport(handler))
-    assert got == FetchedBundle(path=got.path, digest=DIGEST, size=len(BODY))
+    assert (got.digest, got.size) == (DIGEST, len(BODY))
+    st = got.path.stat()
+    assert got.file_id == (st.st_dev, st.st_ino)  # the very file the fetch wrote
     assert got.path.parent == tmp_path and got.path.read_bytes() == BODY
     assert files(tmp_path) == [got.path.name]
 
