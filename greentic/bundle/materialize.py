@@ -18,13 +18,14 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
-from greentic.bundle import pack_config, stored
+from greentic.bundle import pack_config
 from greentic.bundle.archive import DEFAULT_LIMITS, Limits, SafeZip
 from greentic.bundle.digest import sha256_file
 from greentic.bundle.reader import PACK_LIST_LOCK, check_bundle
-from greentic.errors import Conflict, DigestMismatch, IoError, NotFound
+from greentic.bundle.staging import Pulled, stage_bundle
+from greentic.errors import Conflict, DigestMismatch, NotFound
 from greentic.spec.environment import Environment, PackListEntry, Revision
 from greentic.spec.pack_list_lock import PackLockEntry
 from greentic.spec.pack_list_lock import build as build_lock
@@ -55,30 +56,6 @@ STEPS = (
 )
 
 
-class Pulled(Protocol):
-    """What materialization needs of a fetched bundle (`greentic.fetch.FetchedBundle`).
-
-    The file is the caller's own copy: it may be hard-linked into the store, so delete it
-    freely afterwards but never rewrite it in place (a bare Path is always copied). `digest`
-    and `size` describe the bytes the fetch wrote, `file_id` the (st_dev, st_ino) of the file
-    it wrote them to. When the staged file is that very file (linked, or copied from it) the
-    digest gate checks `digest` against the pin, as a content store trusts what it hashed on
-    ingest; otherwise (no digest or id, another file under that name) the staged bytes are
-    hashed here (docs/decisions.md, #16)."""
-
-    @property
-    def path(self) -> Path: ...
-
-    @property
-    def digest(self) -> str: ...
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def file_id(self) -> tuple[int, int] | None: ...
-
-
 @dataclass(frozen=True)
 class MaterializedRevision:
     """A revision laid out in the store, as pinned by its pack-list.lock.
@@ -104,10 +81,6 @@ class _Staged(NamedTuple):
     bundle_digest: str
     packs: tuple[PackLockEntry, ...]
     pack_config_refs: tuple[str, ...]
-
-
-def _source(fetched: Pulled | Path) -> Path:
-    return fetched if isinstance(fetched, Path) else Path(fetched.path)
 
 
 def _step(name: str) -> None:
@@ -188,37 +161,6 @@ def _revision(env: Environment, revision_id: str) -> Revision:
     return rev
 
 
-def _stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
-    """Stage the pulled bundle at `dst` (durable) and return the sha256 of the staged bytes:
-    the digest its fetch computed when they are provably that fetch's file, else hashed here
-    (a user's file, a `Pulled` without a digest, or another file under the fetched name)."""
-    try:
-        # A `Pulled` is the caller's own copy: hard-linked when it can be (written once, by
-        # the fetch); a bare path is a user's file, which may be rewritten later: copied.
-        fd, source = stored.stage_file(_source(fetched), dst, link=not isinstance(fetched, Path))
-    except FileNotFoundError:
-        raise NotFound(f"fetched bundle {_source(fetched)} does not exist") from None
-    except OSError as exc:
-        raise IoError(
-            f"cannot stage {_source(fetched)} into {dst.parent}: {exc.strerror or exc}"
-        ) from None
-    try:
-        os.fsync(fd)  # cheap for a linked file the fetch already made durable
-        return _fetch_digest(fetched, source) or stored.sha256_fd(fd)
-    finally:
-        os.close(fd)
-
-
-def _fetch_digest(fetched: Pulled | Path, source: os.stat_result) -> str:
-    """The fetch's digest when `source` (the file staged) is the file that fetch wrote: the same
-    inode and size as it committed; "" otherwise."""
-    if isinstance(fetched, Path) or not fetched.digest:
-        return ""
-    if fetched.file_id != (source.st_dev, source.st_ino) or fetched.size != source.st_size:
-        return ""
-    return fetched.digest
-
-
 def _fsync_tree(root: Path) -> None:
     for dirpath, _dirs, _files in os.walk(root):
         atomic.fsync_dir(Path(dirpath))
@@ -247,7 +189,7 @@ def _stage(
     rid = rev.revision_id
     partial.mkdir(parents=True)
     bundle = partial / BUNDLE_FILE
-    digest = _stage_bundle(fetched, bundle)
+    digest = stage_bundle(fetched, bundle)
     _step("staged")
     gate(digest, rev)
     _step("gated")

@@ -149,7 +149,7 @@ def spy_hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         hashed.append(fd)
         return real(fd)
 
-    monkeypatch.setattr(materialize.stored, "sha256_fd", spy)
+    monkeypatch.setattr(stored, "sha256_fd", spy)
     return hashed
 
 
