@@ -40,17 +40,16 @@ class Pulled(Protocol):
     def file_id(self) -> tuple[int, int] | None: ...
 
 
-def source_path(fetched: Pulled | Path) -> Path:
-    return fetched if isinstance(fetched, Path) else Path(fetched.path)
-
-
 def stage_bundle(fetched: Pulled | Path, dst: Path) -> str:
     """Stage the pulled bundle at `dst` (durable) and return the sha256 of the staged bytes:
     the digest its fetch computed when they are provably that fetch's file, else hashed here
     (a user's file, a `Pulled` without a digest, or another file under the fetched name)."""
     # A `Pulled` is the caller's own copy: hard-linked when it can be (written once, by the
     # fetch); a bare path is a user's file, which may be rewritten later: copied.
-    src, link = source_path(fetched), not isinstance(fetched, Path)
+    if isinstance(fetched, Path):
+        src, link = fetched, False
+    else:
+        src, link = Path(fetched.path), True
     try:
         fd, source = stored.stage_file(src, dst, link=link)
     except FileNotFoundError:

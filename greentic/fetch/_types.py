@@ -17,7 +17,7 @@ CHUNK = 1024 * 1024
 class FetchedBundle:
     """A bundle on local disk: `path` (inside the caller's dest_dir), the `sha256:` digest and
     size of the bytes the fetch wrote, and `file_id`, the (st_dev, st_ino) of the file it wrote
-    them to: materialize trusts the digest only for that very file (greentic.bundle.materialize)."""
+    them to: the digest gate trusts the digest only for that very file (greentic.bundle.staging)."""
 
     path: Path
     digest: str

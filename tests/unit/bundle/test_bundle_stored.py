@@ -153,12 +153,18 @@ def spy_hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return hashed
 
 
-def test_a_pull_is_gated_on_the_digest_its_fetch_computed(
-    store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def pinned_copy(store: Store, copy_fixture: Callable[[str], Path]) -> tuple[Path, str, str]:
+    """A copy of the webchat-bot bundle, its digest, and a new revision pinning that digest."""
     fetched = copy_fixture("webchat-bot.gtbundle")
     pinned = sha256_file(fetched)
     [rev] = new_env(store, [pinned])
+    return fetched, pinned, rev
+
+
+def test_a_pull_is_gated_on_the_digest_its_fetch_computed(
+    store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched, pinned, rev = pinned_copy(store, copy_fixture)
     hashed = spy_hashing(monkeypatch)
     with pytest.raises(DigestMismatch, match="sha256:other"):
         materialize.materialize_revision(store, ENV, rev, fetched_as(fetched, "sha256:other"))
@@ -172,9 +178,7 @@ def test_a_pull_is_gated_on_the_digest_its_fetch_computed(
 def test_a_fetch_digest_also_vouches_for_a_kernel_copy_of_its_file(
     store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fetched = copy_fixture("webchat-bot.gtbundle")
-    pinned = sha256_file(fetched)
-    [rev] = new_env(store, [pinned])
+    fetched, pinned, rev = pinned_copy(store, copy_fixture)
     pulled = fetched_as(fetched, pinned)
     hashed = spy_hashing(monkeypatch)
 
@@ -191,9 +195,7 @@ def test_a_fetch_digest_also_vouches_for_a_kernel_copy_of_its_file(
 def test_another_file_under_the_fetched_name_is_hashed_and_refused(
     store: Store, copy_fixture: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fetched = copy_fixture("webchat-bot.gtbundle")
-    pinned = sha256_file(fetched)
-    [rev] = new_env(store, [pinned])
+    fetched, pinned, rev = pinned_copy(store, copy_fixture)
     pulled = fetched_as(fetched, pinned)  # what the fetch wrote …
     swapped = fetched.with_name("swapped")
     swapped.write_bytes(fetched.read_bytes()[:-1] + b"\xff")
