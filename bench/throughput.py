@@ -1,11 +1,14 @@
 """Request throughput of the worker (POST / on webchat-bot, GET /healthz) vs bare uvicorn.
 
-Starts `greentic-start start` on the webchat-bot fixture and, in the same run, a hello-world
-ASGI app on the same uvicorn settings (h11, asyncio, no access log); drives each with `wrk`
-(Debian package) on loopback for a bounded duration and prints req/s, p99 latency and the
-ratio worker / hello-world. Usage: python bench/throughput.py [--duration 5] [--connections
-16] [--threads 2] [--rounds 3] (figures are medians of interleaved rounds). Target ratio ≥ 0.5;
-goal (#16) POST / ≥ 0.8 × hello-world POST.
+Starts `greentic-start start` on the webchat-bot fixture and, in the same run, reference ASGI
+apps on uvicorn with no access log: a hello-world on bare uvicorn's defaults (h11, asyncio:
+what `pip install uvicorn` serves; the #16 goal's baseline), the same hello-world on httptools
+(the worker's parser: how much of a request the worker's own code costs), and a JSON echo on
+httptools (the floor: the least any JSON app does per request). Drives each with `wrk`
+(Debian package) on loopback for a bounded duration and prints req/s, p99 latency and each
+ratio to its baseline. Usage: python bench/throughput.py [--duration 5] [--connections 16]
+[--threads 2] [--rounds 3] (figures are medians of interleaved rounds). Target ratio ≥ 0.5;
+goal (#16) POST / ≥ 0.8 × bare uvicorn hello-world POST.
 """
 
 from __future__ import annotations
@@ -42,7 +45,31 @@ HELLO_APP = textwrap.dedent(
                     "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")]})
         await send({"type": "http.response.body", "body": b"Hello, world!"})
 
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http="h11", loop="asyncio",
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http=sys.argv[2], loop="asyncio",
+                lifespan="off", access_log=False, log_level="warning", ws="none")
+    """
+)
+# The floor any JSON-over-HTTP app reaches on a server: read the body, decode it, encode a
+# reply of the worker's shape (stdlib json, no routing, no flow). The worker does all of this
+# and more per request.
+ECHO_APP = textwrap.dedent(
+    """
+    import json, sys, uvicorn
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        message = await receive()
+        doc = json.loads(message.get("body", b"") or b"null")
+        text = doc.get("text", "") if isinstance(doc, dict) else ""
+        reply = [{"kind": "response", "tenant": "t", "payload": {"text": "You said: " + text}}]
+        body = json.dumps(reply, separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), http=sys.argv[2], loop="asyncio",
                 lifespan="off", access_log=False, log_level="warning", ws="none")
     """
 )
@@ -115,23 +142,52 @@ def wait_healthy(port: int, path_ok: str = "/healthz", deadline: float = 20.0) -
     raise SystemExit(f"server on port {port} did not come up")
 
 
-def figures(results: list[Result], args: argparse.Namespace) -> dict[str, object]:
-    """The figures for bench/report.py (issue #16 goal: POST / >= 0.8x hello-world POST)."""
-    hello = {"GET": results[0], "POST": results[1]}
+@dataclass(frozen=True)
+class Run:
+    """One wrk target: what it is, where, with which script, and what it is measured against."""
+
+    label: str
+    url: str
+    post: bool
+    baseline: str | None = None  # the label of the run it is a ratio of
+    goal: float | None = None
+
+
+def runs(worker: str, bare: str, same: str, echo: str) -> list[Run]:
+    """The targets, baselines first (a baseline is measured in the same rounds)."""
+    bare_get, bare_post = "bare uvicorn hello-world GET /", "bare uvicorn hello-world POST /"
+    same_post = "uvicorn hello-world POST / on httptools"
+    return [
+        Run(bare_get, bare, post=False),
+        Run(bare_post, bare, post=True),
+        Run(same_post, same, post=True, baseline=bare_post),
+        Run("JSON echo POST / on httptools (floor)", echo, post=True, baseline=same_post),
+        Run("worker GET /healthz", f"{worker}/healthz", post=False, baseline=bare_get),
+        Run("worker POST / (webchat-bot)", f"{worker}/", post=True, baseline=bare_post, goal=0.8),
+        Run("worker POST / vs the same parser", f"{worker}/", post=True, baseline=same_post),
+    ]
+
+
+def figures(
+    results: dict[str, Result], targets: list[Run], args: argparse.Namespace
+) -> dict[str, object]:
+    """The figures for bench/report.py (issue #16 goal: POST / >= 0.8x bare hello-world POST)."""
     out: list[dict[str, object]] = []
-    for r in results[2:]:
-        method = "POST" if "POST" in r.label else "GET"
-        base = hello[method]
+    for run in targets:
+        if run.baseline is None:
+            continue
+        r, base = results[run.label], results[run.baseline]
+        ratio = r.rps / base.rps
         out.append(
             {
-                "name": f"{r.label}: req/s (p99 {r.p99_ms:.2f} ms, {r.errors} errors)",
+                "name": f"{run.label}: req/s (p99 {r.p99_ms:.2f} ms, {r.errors} errors)",
                 "value": r.rps,
                 "unit": "req/s",
                 "baseline": f"{base.label} (p99 {base.p99_ms:.2f} ms)",
                 "baseline_value": base.rps,
-                "ratio": r.rps / base.rps,
-                "goal": ">= 0.8" if method == "POST" else "",
-                "met": r.rps / base.rps >= 0.8 if method == "POST" else None,
+                "ratio": ratio,
+                "goal": f">= {run.goal}" if run.goal is not None else "",
+                "met": ratio >= run.goal if run.goal is not None else None,
             }
         )
     return {
@@ -164,7 +220,7 @@ def main() -> int:
         )
         script = Path(tmp) / "post.lua"
         script.write_text(POST_LUA)
-        worker_port, hello_port = free_port(), free_port()
+        worker_port = free_port()
         environ = {
             **os.environ,
             "PORT": str(worker_port),
@@ -182,49 +238,59 @@ def main() -> int:
             env=environ,
             stdout=subprocess.DEVNULL,
         )
-        hello = subprocess.Popen([sys.executable, "-c", HELLO_APP, str(hello_port)])
+        ports = {name: free_port() for name in ("bare", "same", "echo")}
+        apps = [
+            subprocess.Popen([sys.executable, "-c", code, str(ports[name]), http])
+            for name, code, http in (
+                ("bare", HELLO_APP, "h11"),
+                ("same", HELLO_APP, "httptools"),
+                ("echo", ECHO_APP, "httptools"),
+            )
+        ]
         try:
             wait_healthy(worker_port)
-            wait_healthy(hello_port, "/")
-            base = f"http://127.0.0.1:{worker_port}"
-            hello_url = f"http://127.0.0.1:{hello_port}/"
+            for port in ports.values():
+                wait_healthy(port, "/")
+            targets = runs(
+                f"http://127.0.0.1:{worker_port}",
+                *(f"http://127.0.0.1:{ports[name]}/" for name in ("bare", "same", "echo")),
+            )
+            measured = [t for t in targets if t.label != "worker POST / vs the same parser"]
             rounds = [
-                [
-                    wrk("uvicorn hello-world GET /", hello_url, args),
-                    wrk("uvicorn hello-world POST /", hello_url, args, script),
-                    wrk("worker GET /healthz", f"{base}/healthz", args),
-                    wrk("worker POST / (webchat-bot)", f"{base}/", args, script),
-                ]
+                [wrk(t.label, t.url, args, script if t.post else None) for t in measured]
                 for _ in range(args.rounds)
             ]
-            results = [median_of(list(runs)) for runs in zip(*rounds, strict=True)]
+            results = {
+                r.label: r for r in (median_of(list(rs)) for rs in zip(*rounds, strict=True))
+            }
+            worker_post = results["worker POST / (webchat-bot)"]
+            results["worker POST / vs the same parser"] = Result(
+                "worker POST / vs the same parser", worker_post.rps, worker_post.p99_ms, 0
+            )
         finally:
-            for proc in (worker, hello):
+            for proc in (worker, *apps):
                 proc.terminate()
                 proc.wait(timeout=20)
-    hello_get, hello_post = results[0].rps, results[1].rps
     if args.json:
-        print(json.dumps(figures(results, args)))
+        print(json.dumps(figures(results, targets, args)))
     print(
         f"throughput: wrk -t{args.threads} -c{args.connections} -d{args.duration}s on loopback "
-        f"({os.cpu_count()} CPUs); ratio = req/s ÷ hello-world GET (same-method ratio after /)"
+        f"({os.cpu_count()} CPUs); ratio = req/s ÷ the baseline's req/s"
     )
     ok = True
-    for r in results:
-        same = hello_post if "POST" in r.label else hello_get
-        ratio = r.rps / hello_get
+    for t in targets:
+        r = results[t.label]
+        ratio = f"÷ {t.baseline}: {r.rps / results[t.baseline].rps:4.2f}" if t.baseline else ""
         errs = f"  ERRORS {r.errors}" if r.errors else ""
-        print(
-            f"  {r.label:<30} {r.rps:9.0f} req/s  p99 {r.p99_ms:7.2f} ms  "
-            f"ratio {ratio:4.2f} / {r.rps / same:4.2f}{errs}"
-        )
-        if r.label.startswith("worker"):
-            ok = ok and r.errors == 0 and ratio >= 0.5
-    verdict = "met" if ok else "MISSED"
-    print(f"  target ratio ≥ 0.5 (vs hello-world GET) for both worker endpoints: {verdict}")
-    post = results[3].rps / hello_post
+        print(f"  {t.label:<40} {r.rps:9.0f} req/s  p99 {r.p99_ms:7.2f} ms  {ratio}{errs}")
+        if t.label in ("worker GET /healthz", "worker POST / (webchat-bot)"):
+            ok = ok and r.errors == 0 and r.rps / results[t.baseline].rps >= 0.5
+    post = (
+        results["worker POST / (webchat-bot)"].rps / results["bare uvicorn hello-world POST /"].rps
+    )
     goal = "met" if post >= 0.8 else "not met"
-    print(f"  goal (#16) POST / ≥ 0.8 × hello-world POST: {post:.2f}, {goal}")
+    print(f"  goal (#16) POST / ≥ 0.8 × bare uvicorn hello-world POST: {post:.2f}, {goal}")
+    print(f"  target ratio ≥ 0.5 for the worker's endpoints: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 
 

@@ -37,6 +37,7 @@ PYTHON_DEPS = (
     "yaml",
     "httpx",
     "uvicorn",
+    "httptools",
     "cryptography",
     "ulid",
     "tenacity",

@@ -224,9 +224,10 @@ def test_a_flood_of_near_cap_bodies_stays_inside_the_body_budget(start: Start) -
     assert held_kib < 100 * 1024, f"peak RSS grew by {held_kib // 1024} MiB"
     assert served >= 20 and refused >= 100 and served + refused == 200, answers
     deadline = time.monotonic() + 12  # the worker trims its heap every 5 s after a burst
-    while (after := worker.status("VmRSS") - base) > 24 * 1024 and time.monotonic() < deadline:
+    # Measured: ~3 MiB once the trim collects the refused requests' cycles, ~23 MiB without.
+    while (after := worker.status("VmRSS") - base) > 12 * 1024 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert after < 24 * 1024, f"RSS stayed {after // 1024} MiB above the start"
+    assert after < 12 * 1024, f"RSS stayed {after // 1024} MiB above the start"
     assert "Traceback" not in worker.stop()
 
 
@@ -337,7 +338,9 @@ def test_client_mistakes_are_4xx_and_leave_no_trace_on_stderr(start: Start) -> N
             for _ in range(8):
                 conn.sendall(b"y" * 4096)
                 time.sleep(0.02)
-        assert status_line(read_all(conn, 5.0)) == "HTTP/1.1 400 Bad Request"
+        answer = read_all(conn, 5.0)
+        assert status_line(answer) == "HTTP/1.1 431 Request Header Fields Too Large", answer
+        assert answer.endswith(b"request head is larger than 16 KiB")
     err = worker.stop()
     assert "Traceback" not in err and err.strip() == "", err
     assert " ERROR " not in worker.log.read_text()

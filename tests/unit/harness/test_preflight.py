@@ -54,7 +54,7 @@ def host(cmd: Any) -> FakeHost:
 def test_a_ready_machine_passes_the_kind_track(host: FakeHost) -> None:
     findings = preflight.require("kind", host=host)
     assert [f.line() for f in findings] == [
-        "✓ python deps: 11 modules importable",
+        "✓ python deps: 12 modules importable",
         "✓ docker: engine 27.5.1",
         f"✓ kind: {kind.KIND_VERSION}",
         "✓ kubectl: v1.33.1",

@@ -1,5 +1,6 @@
-"""`HeadWithBody`: a reply's head goes out with its first body bytes, nothing else is held
-(#16: one send per small reply instead of two)."""
+"""The worker's connection protocol: a reply's head goes out with its first body bytes (#16:
+one send per small reply instead of two), and what httptools does not bound is bounded here
+(a head past `max_header_kib`, pipelined requests queued behind the one being served)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from greentic.worker.connections import HeadWithBody, protocol_class
+from greentic.worker.connections import MAX_PIPELINED, HeadWithBody, protocol_class
 from greentic.worker.limits import ConnectionCaps, ConnectionGuard, Limits
 
 
@@ -19,6 +20,7 @@ class Wire:
     def __init__(self) -> None:
         self.writes: list[bytes] = []
         self.closed = False
+        self.closed_by_server = False  # closed before the client went away (`exchange`)
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
@@ -67,35 +69,102 @@ def test_close_writes_a_held_head_first() -> None:
     assert wire.closed and view.is_closing()
 
 
-@pytest.mark.parametrize("method", [b"POST", b"HEAD"])
-def test_a_served_reply_is_one_write(method: bytes) -> None:
-    """Through the real protocol and uvicorn's cycle: head, body and nothing held after."""
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    headers = [(b"content-length", b"5")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"hello"})
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        headers = [(b"content-length", b"5")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"hello"})
 
-    async def serve() -> list[bytes]:
+def exchange(*reads: bytes, limits: Limits | None = None) -> Wire:
+    """Feed `reads` to the real protocol (uvicorn's cycle, the guard) and let the app run."""
+
+    async def serve() -> Wire:
         import uvicorn
         from uvicorn.server import ServerState
 
-        config = uvicorn.Config(app, lifespan="off", http="h11", log_level="warning")
+        config = uvicorn.Config(echo_app, lifespan="off", log_level="warning")
         config.load()
         guard: ConnectionGuard[Any] = ConnectionGuard(ConnectionCaps(serve=4, ceiling=8))
-        proto = protocol_class(Limits(), guard)(
+        proto = protocol_class(limits or Limits(), guard)(
             config=config, server_state=ServerState(), app_state={}
         )
         wire = Wire()
         proto.connection_made(wire)  # type: ignore[arg-type]
-        proto.data_received(method + b" / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
-        for _ in range(5):
-            await asyncio.sleep(0)
+        for data in reads:
+            if not wire.closed:
+                proto.data_received(data)
+            for _ in range(5):
+                await asyncio.sleep(0)
+        wire.closed_by_server = wire.closed
         proto.connection_lost(None)
-        return wire.writes
+        return wire
 
-    writes = [w for w in asyncio.run(serve()) if w]
+    return asyncio.run(serve())
+
+
+@pytest.mark.parametrize("method", [b"POST", b"HEAD"])
+def test_a_served_reply_is_one_write(method: bytes) -> None:
+    """Through the real protocol and uvicorn's cycle: head, body and nothing held after."""
+    wire = exchange(method + b" / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+    writes = [w for w in wire.writes if w]
     assert len(writes) == 1
     assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert writes[0].endswith(b"\r\n\r\nhello" if method == b"POST" else b"\r\n\r\n")
+    assert not wire.closed_by_server
+
+
+GET = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"
+
+
+def test_a_head_over_the_limit_in_one_read_is_a_431() -> None:
+    """httptools buffers a head whole; the callbacks' count stops it at the limit."""
+    pad = b"x-pad: " + b"y" * 600 + b"\r\n"
+    wire = exchange(
+        b"GET / HTTP/1.1\r\nhost: x\r\n" + pad * 30 + b"\r\n", limits=Limits(max_header_kib=16)
+    )
+    assert wire.writes[0].startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert wire.writes[0].endswith(b"request head is larger than 16 KiB")
+    assert wire.closed_by_server and len(wire.writes) == 1  # no app ran
+
+
+def test_a_head_growing_over_reads_is_a_431() -> None:
+    """One header value trickled in pieces: never a complete header for a callback to count."""
+    pieces = [b"GET / HTTP/1.1\r\nhost: x\r\nx-pad: "] + [b"y" * 1024] * 8
+    wire = exchange(*pieces, limits=Limits(max_header_kib=4))
+    assert wire.writes == [wire.writes[0]]
+    assert wire.writes[0].startswith(b"HTTP/1.1 431 ") and wire.closed_by_server
+
+
+def test_a_head_under_the_limit_is_served() -> None:
+    pad = b"x-pad: " + b"y" * 600 + b"\r\n"
+    wire = exchange(
+        b"GET / HTTP/1.1\r\nhost: x\r\n" + pad * 20 + b"\r\n", limits=Limits(max_header_kib=16)
+    )
+    assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and not wire.closed_by_server
+
+
+def test_pipelined_requests_are_answered_in_order_up_to_the_queue_limit() -> None:
+    wire = exchange(GET * 5)
+    assert [w.split(b"\r\n", 1)[0] for w in wire.writes if w] == [b"HTTP/1.1 200 OK"] * 5
+    assert not wire.closed_by_server
+
+
+def test_a_flood_of_pipelined_requests_is_cut_off() -> None:
+    """One read of a few thousand tiny requests would otherwise queue a cycle for each."""
+    wire = exchange(GET * 2000)
+    assert wire.closed_by_server
+    assert len([w for w in wire.writes if w]) <= MAX_PIPELINED + 1
+
+
+def test_an_unparseable_request_is_a_400() -> None:
+    wire = exchange(b"GET / HTTP/1.1\r\nbad header\r\n\r\n")
+    assert wire.writes[0].startswith(b"HTTP/1.1 400 ") and wire.closed_by_server
+
+
+def test_an_upgrade_request_is_served_then_closed() -> None:
+    """No protocol switch here (no websockets): the request is answered, the connection
+    closes instead of staying in a parser that waits for another protocol."""
+    wire = exchange(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n")
+    assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in wire.writes[0] and wire.closed_by_server
