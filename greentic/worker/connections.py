@@ -192,6 +192,9 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             runs from the connection's start (or the first byte after a keep-alive pause),
             the body's from the end of its head."""
             phase = self.phase
+            if phase is Phase.DONE and self.cycle.response_complete and not self.pipeline:
+                self.rest()  # the rest of an unread body came in after its early answer
+                return
             wait = Phase.HEAD if phase is Phase.IDLE else phase
             if wait is self.waiting_for or phase is Phase.IDLE:
                 return
@@ -242,11 +245,21 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             if self.transport.is_closing() or queued:
                 return
             if self.phase is Phase.DONE:
-                self.phase = Phase.IDLE
-                self.disarm()
-                guard.waiting(self)  # uvicorn's keep-alive timer closes it when it stays idle
+                self.rest()
             elif self.phase is Phase.BODY and self.waiting_for is not Phase.BODY:
                 self.arm(Phase.BODY, limits.body_timeout_s)  # draining an unread body
+
+        def rest(self) -> None:
+            """Between requests: evictable, and closed by uvicorn's keep-alive timer when it
+            stays idle (armed here when the last bytes came after the response, whose
+            keep-alive timer the read cancelled)."""
+            self.phase = Phase.IDLE
+            self.disarm()
+            guard.waiting(self)
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
 
         def arm(self, phase: Phase, seconds: float) -> None:
             self.disarm()

@@ -21,6 +21,7 @@ class Wire:
         self.writes: list[bytes] = []
         self.closed = False
         self.closed_by_server = False  # closed before the client went away (`exchange`)
+        self.after: Any = None
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
@@ -76,14 +77,15 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-def exchange(*reads: bytes, limits: Limits | None = None) -> Wire:
-    """Feed `reads` to the real protocol (uvicorn's cycle, the guard) and let the app run."""
+def exchange(*reads: bytes, limits: Limits | None = None, app: Any = echo_app) -> Wire:
+    """Feed `reads` to the real protocol (uvicorn's cycle, the guard) and let the app run;
+    `wire.after` is the protocol's state after the last read, before the client leaves."""
 
     async def serve() -> Wire:
         import uvicorn
         from uvicorn.server import ServerState
 
-        config = uvicorn.Config(echo_app, lifespan="off", log_level="warning")
+        config = uvicorn.Config(app, lifespan="off", log_level="warning")
         config.load()
         guard: ConnectionGuard[Any] = ConnectionGuard(ConnectionCaps(serve=4, ceiling=8))
         proto = protocol_class(limits or Limits(), guard)(
@@ -97,6 +99,11 @@ def exchange(*reads: bytes, limits: Limits | None = None) -> Wire:
             for _ in range(5):
                 await asyncio.sleep(0)
         wire.closed_by_server = wire.closed
+        wire.after = SimpleNamespace(
+            phase=proto.phase,
+            deadline=proto.deadline is not None,
+            keep_alive=proto.timeout_keep_alive_task is not None,
+        )
         proto.connection_lost(None)
         return wire
 
@@ -168,3 +175,30 @@ def test_an_upgrade_request_is_served_then_closed() -> None:
     wire = exchange(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n")
     assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"connection: close\r\n" in wire.writes[0] and wire.closed_by_server
+
+
+async def early_answer_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers before the body is in (as the worker's 404 for an unbound path does)."""
+    headers = [(b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": b"no"})
+
+
+def test_a_body_finished_after_an_early_answer_leaves_the_connection_idle_not_stuck() -> None:
+    """The rest of the body arrives after the answer: the connection is idle again, under a
+    keep-alive timer and evictable, not counted busy with no timer forever."""
+    head = b"POST /nowhere HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n12345"
+    wire = exchange(head, b"67890", app=early_answer_app)
+    assert wire.writes[0].startswith(b"HTTP/1.1 404 ")
+    assert not wire.closed_by_server
+    assert wire.after.phase.name == "IDLE" and wire.after.keep_alive
+
+
+def test_a_served_request_leaves_the_connection_under_its_keep_alive_timer() -> None:
+    wire = exchange(GET)
+    assert wire.after.phase.name == "IDLE" and wire.after.keep_alive and not wire.after.deadline
+
+
+def test_a_partial_head_keeps_the_deadline_from_the_connection_start() -> None:
+    wire = exchange(b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: ")
+    assert wire.after.phase.name == "HEAD" and wire.after.deadline and not wire.writes
