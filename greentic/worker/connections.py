@@ -1,17 +1,19 @@
 """uvicorn's httptools protocol with the worker's connection limits (SPEC §7 "bounded by default").
 
+Size: one connection's state machine over the parser's callbacks, kept whole, ~410 lines.
+
 uvicorn bounds neither open sockets nor how long a client may take to send a request: a
 connection that never finishes its head, or trickles its body, is kept forever, and its
 keep-alive timer is disarmed by the first byte. Here every connection is admitted by a
 `ConnectionGuard` (evict the longest-idle one at the cap, 503 past it, drop past the ceiling)
 and carries one deadline: its request head within `header_timeout_s` (408), its body within
-`body_timeout_s` (408, or closed when a response already went out). Requests that arrive whole
-in one read arm no timer, so the fast path costs a few attribute checks. What uvicorn's
-httptools protocol does not bound either, bounded here: a request head larger than
-`max_header_kib` (431, closed) and pipelined requests queued behind the one being served
-(closed past `MAX_PIPELINED`). Each request's response head is held back and written with its
-first body bytes (`HeadWithBody`): one `send()` and one TCP segment per reply instead of two
-(#16). Imported only by `server.serve`, which has already imported uvicorn.
+`body_timeout_s` (408, or closed when a response already went out); a request whole in one
+read arms no timer. Bounded here, not by httptools: a head or trailers over `max_header_kib`
+(431), requests queued behind the one served (`MAX_PIPELINED`; a pipelined request is refused
+only after the replies due before it, its deadlines start when it is served), one Host per
+HTTP/1.1 request (as h11 required); an `Upgrade` request is served as plain HTTP (its body
+delivered), then closed. A reply's head goes out with its first body bytes (`HeadWithBody`):
+one `send()` per reply (#16). Imported only by `server.serve`, after uvicorn.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import enum
 from typing import Any
 
 import httptools
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from greentic.worker.limits import ConnectionGuard, Limits
@@ -50,21 +53,35 @@ def head_too_large(max_kib: int) -> bytes:
     )
 
 
+BAD_REQUEST = raw_response("400 Bad Request", "Invalid HTTP request received.")
+HOST_REQUIRED = raw_response("400 Bad Request", "an HTTP/1.1 request needs exactly one Host header")
+CHUNKED_UPGRADE = raw_response(
+    "400 Bad Request", "protocol upgrade with a chunked body is not supported; send it plainly"
+)
+
+
+def too_large(what: str, max_kib: int) -> bytes:
+    return raw_response(
+        "431 Request Header Fields Too Large", f"request {what} larger than {max_kib} KiB"
+    )
+
+
 class Phase(enum.Enum):
-    """Where the client is in its current request, as the parser's callbacks report it."""
+    """Where the client is in its newest request, as the parser's callbacks report it."""
 
     IDLE = "idle"  # between requests: no byte of the next head yet
     HEAD = "head"  # a head begun and not complete
-    BODY = "body"  # head complete, body still arriving
+    BODY = "body"  # head complete, body (or trailers) still arriving
     DONE = "done"  # the whole request is in; the app has it
 
 
-class HeadTooLarge(Exception):
-    """Raised from a parser callback: stops parsing the rest of the read at once."""
+class Refused(Exception):
+    """Raised from a parser callback to stop parsing at once; `answer` is what the client
+    gets (None: the connection just closes after the replies already due)."""
 
-
-class PipelineFull(Exception):
-    """Raised from a parser callback when too many requests wait behind the current one."""
+    def __init__(self, answer: bytes | None) -> None:
+        super().__init__()
+        self.answer = answer
 
 
 def refusing_app(retry_after: int) -> Any:
@@ -121,7 +138,8 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
     """The protocol uvicorn builds per connection, bound to one process-wide guard."""
     refused_app = refusing_app(limits.retry_after_s)
     max_head = limits.max_header_kib * 1024
-    too_large = head_too_large(limits.max_header_kib)
+    head_too_large = too_large("head is", limits.max_header_kib)
+    trailers_too_large = too_large("trailers are", limits.max_header_kib)
 
     class GuardedProtocol(HttpToolsProtocol):
         """One connection, admitted by the guard, with a head/body deadline."""
@@ -129,8 +147,15 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
         deadline: asyncio.TimerHandle | None = None
         waiting_for: Phase | None = None  # the phase the deadline is about
         phase = Phase.IDLE
-        head_size = 0  # bytes of the current head the callbacks have seen
-        head_reads = 0  # bytes of whole reads that arrived while the head was open
+        current: RequestResponseCycle | None = None  # the newest request's, once its head is in
+        head_size = 0  # bytes of the newest head (and trailers) the callbacks have seen
+        head_reads = 0  # bytes of whole reads that arrived while that head was open
+        stalled = 0  # bytes of whole reads in a body that delivered none of it (trailers)
+        progressed = False  # a read delivered body bytes
+        hosts = 0
+        upgrade_left = 0  # body bytes of an Upgrade request llhttp skipped, still to deliver
+        finished = False  # parsing is over: a refusal pending, or an Upgrade request served
+        refusal: bytes | None = None
         counted = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -157,62 +182,133 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            self._unset_keepalive_if_required()
-            if self.phase is Phase.HEAD:
+            if self.finished:  # nothing more is parsed on this connection
+                if self.upgrade_left:
+                    self.upgrade_body(data)
+                    self.follow()
+                return
+            before = self.phase
+            if before is Phase.HEAD:
                 self.head_reads += len(data)
+            self.progressed = False
             try:
                 self.parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
-                if self.cycle is not None:  # no protocol switch here: served, then closed
-                    self.cycle.keep_alive = False
+            except httptools.HttpParserUpgrade as exc:
+                self.upgraded(data[exc.args[0] if exc.args else len(data) :])
             except httptools.HttpParserCallbackError as exc:
-                self.refuse(exc.__context__)
+                reason = exc.__context__
+                self.refuse(reason.answer if isinstance(reason, Refused) else BAD_REQUEST)
                 return
             except httptools.HttpParserError:
-                self.send_400_response("Invalid HTTP request received.")
+                self.refuse(BAD_REQUEST)
                 return
-            if self.phase is Phase.HEAD and self.head_reads > max_head:
-                self.refuse(HeadTooLarge())
+            if self.phase is not Phase.IDLE:  # a request began: its deadline, not keep-alive
+                self._unset_keepalive_if_required()
+            if self.over_limits(before, len(data)):
                 return
             self.follow()
 
-        def refuse(self, reason: BaseException | None) -> None:
-            """A head too large gets its 431; a flood of pipelined requests is cut off."""
+        def over_limits(self, before: Phase, size: int) -> bool:
+            """A head, or trailers, grown past the limit over several reads (refused)."""
+            phase = self.phase
+            if phase is Phase.HEAD and self.head_reads > max_head:
+                self.refuse(head_too_large)
+                return True
+            if phase is Phase.BODY and before is Phase.BODY and not self.progressed:
+                self.stalled += size
+                if self.stalled > max_head:
+                    self.refuse(trailers_too_large)
+                    return True
+            elif self.progressed:
+                self.stalled = 0
+            return False
+
+        def serving_earlier(self) -> bool:
+            """Whether a reply to an earlier request than the newest is still due."""
+            cycle = self.cycle
+            return bool(self.pipeline) or (
+                cycle is not None and cycle is not self.current and not cycle.response_complete
+            )
+
+        def refuse(self, answer: bytes | None) -> None:
+            """Stop parsing; answer (or just close) now, or after the replies already due."""
             if self.transport.is_closing():
                 return
-            if isinstance(reason, HeadTooLarge):
-                self.transport.write(too_large)
-            elif not isinstance(reason, PipelineFull):  # e.g. a URL uvicorn cannot parse
-                self.send_400_response("Invalid HTTP request received.")
+            if self.current is not None and self.current.response_started:
+                answer = None  # this request has its answer already: only the close is left
+            self.finished, self.refusal, self.upgrade_left = True, answer, 0
+            if self.serving_earlier():
+                self.disarm()
+                guard.busy(self)
                 return
+            self.close_with(answer)
+
+        def close_with(self, answer: bytes | None) -> None:
+            if answer is not None:
+                self.transport.write(answer)
             self.transport.close()
+
+        def upgraded(self, rest: bytes) -> None:
+            """No protocol switch here: the request is served as plain HTTP, then the connection
+            closes. llhttp skipped its body; a declared length is delivered from `rest`."""
+            cycle = self.cycle
+            cycle.keep_alive = False
+            self.finished = True
+            framing = dict(cycle.scope["headers"])
+            if b"transfer-encoding" in framing:
+                self.refuse(CHUNKED_UPGRADE)
+                return
+            length = framing.get(b"content-length", b"0")
+            self.upgrade_left = int(length) if length.isdigit() else 0
+            if self.upgrade_left:
+                cycle.more_body = True
+                self.phase = Phase.BODY
+                self.upgrade_body(rest)
+
+        def upgrade_body(self, data: bytes) -> None:
+            cycle, take = self.cycle, data[: self.upgrade_left]
+            self.upgrade_left -= len(take)
+            if not cycle.response_complete:
+                cycle.body += take
+                if len(cycle.body) > HIGH_WATER_LIMIT:
+                    self.flow.pause_reading()
+            if not self.upgrade_left:
+                cycle.more_body = False
+                self.phase = Phase.DONE
+            cycle.message_event.set()
 
         def follow(self) -> None:
             """Move the deadline to what the connection now waits for: the head's deadline
             runs from the connection's start (or the first byte after a keep-alive pause),
-            the body's from the end of its head."""
+            the body's from the end of its head; none while an earlier reply is due."""
             phase = self.phase
-            if phase is Phase.DONE and self.cycle.response_complete and not self.pipeline:
-                self.rest()  # the rest of an unread body came in after its early answer
+            if (self.finished and not self.upgrade_left) or self.serving_earlier():
+                self.disarm()
+                guard.busy(self)
                 return
-            wait = Phase.HEAD if phase is Phase.IDLE else phase
-            if wait is self.waiting_for or phase is Phase.IDLE:
+            if phase is Phase.DONE:
+                if self.cycle.response_complete:  # the rest of a body came after its answer
+                    self.rest()
+                else:
+                    self.disarm()
+                    guard.busy(self)
+                return
+            if phase is Phase.IDLE or phase is self.waiting_for:
                 return
             self.disarm()
             if phase is Phase.HEAD:  # bytes of a head that is not complete yet
                 guard.waiting(self)
                 self.arm(Phase.HEAD, limits.header_timeout_s)
-                return
-            guard.busy(self)
-            if phase is Phase.BODY:
+            else:
+                guard.busy(self)
                 self.arm(Phase.BODY, limits.body_timeout_s)
 
         def on_message_begin(self) -> None:
             if len(self.pipeline) >= MAX_PIPELINED:
-                raise PipelineFull
+                raise Refused(None)
             super().on_message_begin()
-            self.phase = Phase.HEAD
-            self.head_size = self.head_reads = 0
+            self.phase, self.current = Phase.HEAD, None
+            self.head_size = self.head_reads = self.stalled = self.hosts = 0
 
         def on_url(self, url: bytes) -> None:
             self.grow(len(url))
@@ -220,34 +316,43 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self.grow(len(name) + len(value) + 4)
+            if len(name) == 4 and name.lower() == b"host" and self.phase is Phase.HEAD:
+                self.hosts += 1
             super().on_header(name, value)
 
         def grow(self, size: int) -> None:
             self.head_size += size
             if self.head_size > max_head:
-                raise HeadTooLarge
+                raise Refused(head_too_large if self.phase is Phase.HEAD else trailers_too_large)
 
         def on_headers_complete(self) -> None:
+            if self.hosts > 1 or (self.hosts == 0 and self.parser.get_http_version() == "1.1"):
+                raise Refused(HOST_REQUIRED)
             super().on_headers_complete()
             self.phase = Phase.BODY
-            cycle = self.cycle  # its task runs later: it writes through the view from the start
+            cycle = self.current = self.cycle  # its task runs later: it writes through the view
             # A HEAD reply has no body write to carry its head: it is written as it comes.
             if cycle.transport is self.transport and self.scope["method"] != "HEAD":
                 cycle.transport = HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
+
+        def on_body(self, body: bytes) -> None:
+            self.progressed = True
+            super().on_body(body)
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self.phase = Phase.DONE
 
         def on_response_complete(self) -> None:
-            queued = bool(self.pipeline)  # then uvicorn starts the next one now
-            super().on_response_complete()
-            if self.transport.is_closing() or queued:
+            super().on_response_complete()  # starts the next queued request, if any
+            if self.transport.is_closing():
                 return
-            if self.phase is Phase.DONE:
-                self.rest()
-            elif self.phase is Phase.BODY and self.waiting_for is not Phase.BODY:
-                self.arm(Phase.BODY, limits.body_timeout_s)  # draining an unread body
+            if self.finished and not self.upgrade_left and not self.serving_earlier():
+                self.close_with(self.refusal)
+                return
+            if self.phase is Phase.HEAD or self.phase is Phase.BODY:
+                self._unset_keepalive_if_required()  # its own deadline applies
+            self.follow()
 
         def rest(self) -> None:
             """Between requests: evictable, and closed by uvicorn's keep-alive timer when it

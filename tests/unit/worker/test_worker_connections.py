@@ -5,12 +5,19 @@ one send per small reply instead of two), and what httptools does not bound is b
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from greentic.worker.connections import MAX_PIPELINED, HeadWithBody, protocol_class
+from greentic.worker.connections import (
+    HOST_REQUIRED,
+    MAX_PIPELINED,
+    HeadWithBody,
+    protocol_class,
+    too_large,
+)
 from greentic.worker.limits import ConnectionCaps, ConnectionGuard, Limits
 
 
@@ -77,7 +84,9 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-def exchange(*reads: bytes, limits: Limits | None = None, app: Any = echo_app) -> Wire:
+def exchange(
+    *reads: bytes | Callable[[], None], limits: Limits | None = None, app: Any = echo_app
+) -> Wire:
     """Feed `reads` to the real protocol (uvicorn's cycle, the guard) and let the app run;
     `wire.after` is the protocol's state after the last read, before the client leaves."""
 
@@ -94,9 +103,11 @@ def exchange(*reads: bytes, limits: Limits | None = None, app: Any = echo_app) -
         wire = Wire()
         proto.connection_made(wire)  # type: ignore[arg-type]
         for data in reads:
-            if not wire.closed:
+            if callable(data):  # a step of the test between reads (e.g. release an app)
+                data()
+            elif not wire.closed:
                 proto.data_received(data)
-            for _ in range(5):
+            for _ in range(100):  # enough turns for a queue of pipelined replies
                 await asyncio.sleep(0)
         wire.closed_by_server = wire.closed
         wire.after = SimpleNamespace(
@@ -157,11 +168,14 @@ def test_pipelined_requests_are_answered_in_order_up_to_the_queue_limit() -> Non
     assert not wire.closed_by_server
 
 
-def test_a_flood_of_pipelined_requests_is_cut_off() -> None:
-    """One read of a few thousand tiny requests would otherwise queue a cycle for each."""
+def test_a_flood_of_pipelined_requests_is_cut_off_after_the_replies_due() -> None:
+    """One read of a few thousand tiny requests would otherwise queue a cycle for each: the
+    one served and the queued ones are answered, then the connection closes."""
     wire = exchange(GET * 2000)
     assert wire.closed_by_server
-    assert len([w for w in wire.writes if w]) <= MAX_PIPELINED + 1
+    replies = [w for w in wire.writes if w]
+    assert len(replies) == MAX_PIPELINED + 1
+    assert all(r.startswith(b"HTTP/1.1 200 OK\r\n") for r in replies)
 
 
 def test_an_unparseable_request_is_a_400() -> None:
@@ -202,3 +216,109 @@ def test_a_served_request_leaves_the_connection_under_its_keep_alive_timer() -> 
 def test_a_partial_head_keeps_the_deadline_from_the_connection_start() -> None:
     wire = exchange(b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: ")
     assert wire.after.phase.name == "HEAD" and wire.after.deadline and not wire.writes
+
+
+async def read_body(receive: Any) -> bytes:
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body, more = body + message.get("body", b""), message.get("more_body", False)
+    return body
+
+
+async def body_echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    body = await read_body(receive)
+    headers = [(b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def gated(gate: asyncio.Event) -> Any:
+    """An app whose `/slow` waits for `gate`: a reply still due while more requests arrive."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/slow":
+            await gate.wait()
+        await echo_app(scope, receive, send)
+
+    return app
+
+
+CHUNKED = b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+SLOW = b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n"
+
+
+def test_trailers_growing_over_reads_are_a_431() -> None:
+    """httptools buffers one trailer value across reads: counted as reads with no body."""
+    reads = [CHUNKED + b"2\r\n{}\r\n0\r\nx-t: "] + [b"a" * 1024] * 8
+    wire = exchange(*reads, limits=Limits(max_header_kib=4), app=body_echo_app)
+    assert wire.writes == [too_large("trailers are", 4)] and wire.closed_by_server
+
+
+def test_a_chunked_body_with_trailers_split_over_reads_is_served() -> None:
+    reads = [CHUNKED + b"2\r\n{}", b"\r\n3\r\n", b"abc\r\n0\r\n", b"x-t: 1\r\n", b"\r\n"]
+    wire = exchange(*reads, app=body_echo_app)
+    assert wire.writes[0].endswith(b"\r\n\r\n{}abc") and not wire.closed_by_server
+
+
+def test_a_bare_line_break_after_a_reply_keeps_the_keep_alive_timer() -> None:
+    wire = exchange(GET, b"\r\n")
+    assert wire.after.phase.name == "IDLE" and wire.after.keep_alive
+
+
+def test_a_partial_head_behind_a_reply_still_due_has_no_deadline_yet() -> None:
+    """The connection is busy with the first request: not evictable, no head deadline."""
+    gate = asyncio.Event()
+    wire = exchange(SLOW + b"GET /b HTTP/1.1\r\nho", app=gated(gate))
+    assert wire.writes == [] and not wire.after.deadline
+    assert wire.after.phase.name == "HEAD"
+
+
+def test_the_head_deadline_of_a_pipelined_request_starts_when_it_is_served() -> None:
+    gate = asyncio.Event()
+    wire = exchange(SLOW + b"GET /b HTTP/1.1\r\nho", gate.set, app=gated(gate))
+    assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert wire.after.phase.name == "HEAD" and wire.after.deadline and not wire.after.keep_alive
+
+
+def test_a_bad_pipelined_request_is_refused_after_the_reply_due_before_it() -> None:
+    gate = asyncio.Event()
+    bad = b"GET / HTTP/1.1\r\nbad header\r\n\r\n"
+    wire = exchange(SLOW + bad, lambda: None, gate.set, app=gated(gate))
+    assert [w.split(b"\r\n", 1)[0] for w in wire.writes if w] == [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 400 Bad Request",
+    ]
+    assert wire.closed_by_server
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_an_upgrade_request_with_a_body_is_served_with_its_body(split: bool) -> None:
+    """llhttp skips the body of an Upgrade request; it is delivered here (h2c clients send
+    `Upgrade` with their POSTs)."""
+    head = b"POST / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\n"
+    body = b'{"text":"hi"}'
+    reads = [head + b"content-length: 13\r\n\r\n" + body]
+    if split:
+        reads = [reads[0][:-8], reads[0][-8:]]
+    wire = exchange(*reads, app=body_echo_app)
+    assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert wire.writes[0].endswith(b"\r\n\r\n" + body) and wire.closed_by_server
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n",
+    ],
+    ids=["no host", "two hosts"],
+)
+def test_an_http11_request_needs_exactly_one_host(head: bytes) -> None:
+    wire = exchange(head)
+    assert wire.writes == [HOST_REQUIRED] and wire.closed_by_server
+
+
+def test_an_http10_request_may_omit_host() -> None:
+    wire = exchange(b"GET / HTTP/1.0\r\n\r\n")
+    assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
