@@ -156,6 +156,7 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
         upgrade_left = 0  # body bytes of an Upgrade request llhttp skipped, still to deliver
         finished = False  # parsing is over: a refusal pending, or an Upgrade request served
         refusal: bytes | None = None
+        refused: RequestResponseCycle | None = None  # the request a refusal answers, if it has one
         counted = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -230,14 +231,27 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
                 cycle is not None and cycle is not self.current and not cycle.response_complete
             )
 
+        def replies_due(self) -> bool:
+            """Whether a reply must still go out before the connection may close: any request
+            accepted and not answered (a refused one is not answered by its app)."""
+            cycle = self.cycle
+            return bool(self.pipeline) or (
+                cycle is not None and cycle is not self.refused and not cycle.response_complete
+            )
+
         def refuse(self, answer: bytes | None) -> None:
             """Stop parsing; answer (or just close) now, or after the replies already due."""
             if self.transport.is_closing():
                 return
-            if self.current is not None and self.current.response_started:
-                answer = None  # this request has its answer already: only the close is left
+            refused = self.current if self.phase is Phase.BODY else None
+            if refused is not None:  # its app, started or queued, sees a client gone
+                if refused.response_started:
+                    answer = None  # it has its answer already: only the close is left
+                refused.disconnected = True
+                refused.message_event.set()
+            self.refused = refused
             self.finished, self.refusal, self.upgrade_left = True, answer, 0
-            if self.serving_earlier():
+            if self.replies_due():
                 self.disarm()
                 guard.busy(self)
                 return
@@ -347,7 +361,7 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             super().on_response_complete()  # starts the next queued request, if any
             if self.transport.is_closing():
                 return
-            if self.finished and not self.upgrade_left and not self.serving_earlier():
+            if self.finished and not self.upgrade_left and not self.replies_due():
                 self.close_with(self.refusal)
                 return
             if self.phase is Phase.HEAD or self.phase is Phase.BODY:

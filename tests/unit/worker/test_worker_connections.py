@@ -31,7 +31,8 @@ class Wire:
         self.after: Any = None
 
     def write(self, data: bytes) -> None:
-        self.writes.append(data)
+        if not self.closed:  # as a socket transport: nothing goes out after close()
+            self.writes.append(data)
 
     def close(self) -> None:
         self.closed = True
@@ -322,3 +323,34 @@ def test_an_http11_request_needs_exactly_one_host(head: bytes) -> None:
 def test_an_http10_request_may_omit_host() -> None:
     wire = exchange(b"GET / HTTP/1.0\r\n\r\n")
     assert wire.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_the_last_queued_reply_goes_out_before_a_flood_is_cut_off() -> None:
+    """The reply being served and every queued one, not one fewer, then the close."""
+    gate = asyncio.Event()
+    wire = exchange(SLOW + GET * 40, gate.set, app=gated(gate))
+    replies = [w for w in wire.writes if w]
+    assert len(replies) == MAX_PIPELINED + 1 and wire.closed_by_server
+
+
+@pytest.mark.parametrize("body", [b"", b"12345"])
+def test_a_pipelined_upgrade_request_is_answered(body: bytes) -> None:
+    gate = asyncio.Event()
+    upgrade = (
+        b"POST /u HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    wire = exchange(SLOW + upgrade, gate.set, app=gated(gate))
+    replies = [w for w in wire.writes if w]
+    assert [r.split(b"\r\n", 1)[0] for r in replies] == [b"HTTP/1.1 200 OK"] * 2
+    assert wire.closed_by_server
+
+
+def test_a_request_refused_after_its_early_answer_gets_no_second_answer() -> None:
+    """The app answered on the first body bytes; trailers then go over the limit: the
+    connection closes without a 431 after the 200 (one request, one answer)."""
+    reads = [CHUNKED + b"2\r\n{}\r\n0\r\nx-t: "] + [b"a" * 1024] * 8
+    wire = exchange(*reads, limits=Limits(max_header_kib=4), app=echo_app)
+    replies = [w for w in wire.writes if w]
+    assert len(replies) == 1 and replies[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert wire.closed_by_server
