@@ -270,6 +270,7 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             self.finished = True
             framing = dict(cycle.scope["headers"])
             if b"transfer-encoding" in framing:
+                self.phase = Phase.BODY  # refused in its body: its app gets no say
                 self.refuse(CHUNKED_UPGRADE)
                 return
             length = framing.get(b"content-length", b"0")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from greentic.worker.connections import (
+    CHUNKED_UPGRADE,
     HOST_REQUIRED,
     MAX_PIPELINED,
     HeadWithBody,
@@ -354,3 +355,9 @@ def test_a_request_refused_after_its_early_answer_gets_no_second_answer() -> Non
     replies = [w for w in wire.writes if w]
     assert len(replies) == 1 and replies[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert wire.closed_by_server
+
+
+def test_an_upgrade_request_with_a_chunked_body_is_a_400_and_nothing_else() -> None:
+    head = b"POST / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\n"
+    wire = exchange(head + b"transfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    assert wire.writes == [CHUNKED_UPGRADE] and wire.closed_by_server
