@@ -1,6 +1,6 @@
 """uvicorn's httptools protocol with the worker's connection limits (SPEC §7 "bounded by default").
 
-Size: one connection's state machine over the parser's callbacks, kept whole, ~410 lines.
+Size: one connection's state machine over the parser's callbacks, kept whole, ~420 lines.
 
 uvicorn bounds neither open sockets nor how long a client may take to send a request: a
 connection that never finishes its head, or trickles its body, is kept forever, and its
