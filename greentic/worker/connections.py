@@ -1,6 +1,6 @@
 """uvicorn's httptools protocol with the worker's connection limits (SPEC §7 "bounded by default").
 
-Size: one connection's state machine over the parser's callbacks, kept whole, ~420 lines.
+Size: one connection's state machine over the parser's callbacks, kept whole, ~410 lines.
 
 uvicorn bounds neither open sockets nor how long a client may take to send a request: a
 connection that never finishes its head, or trickles its body, is kept forever, and its
@@ -45,12 +45,6 @@ def raw_response(status: str, body: str, extra: str = "") -> bytes:
 
 HEAD_TIMEOUT = raw_response("408 Request Timeout", "request head not received in time")
 BODY_TIMEOUT = raw_response("408 Request Timeout", "request body not received in time")
-
-
-def head_too_large(max_kib: int) -> bytes:
-    return raw_response(
-        "431 Request Header Fields Too Large", f"request head is larger than {max_kib} KiB"
-    )
 
 
 BAD_REQUEST = raw_response("400 Bad Request", "Invalid HTTP request received.")
@@ -224,19 +218,14 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
                 self.stalled = 0
             return False
 
-        def serving_earlier(self) -> bool:
-            """Whether a reply to an earlier request than the newest is still due."""
+        def reply_due(self, besides: RequestResponseCycle | None) -> bool:
+            """Whether a request other than `besides` still waits for its reply. Besides the
+            newest (`current`): an earlier one is being served, so the newest gets no deadline
+            yet. Besides the refused one (its app does not answer): the connection may not
+            close yet."""
             cycle = self.cycle
             return bool(self.pipeline) or (
-                cycle is not None and cycle is not self.current and not cycle.response_complete
-            )
-
-        def replies_due(self) -> bool:
-            """Whether a reply must still go out before the connection may close: any request
-            accepted and not answered (a refused one is not answered by its app)."""
-            cycle = self.cycle
-            return bool(self.pipeline) or (
-                cycle is not None and cycle is not self.refused and not cycle.response_complete
+                cycle is not None and cycle is not besides and not cycle.response_complete
             )
 
         def refuse(self, answer: bytes | None) -> None:
@@ -251,7 +240,7 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
                 refused.message_event.set()
             self.refused = refused
             self.finished, self.refusal, self.upgrade_left = True, answer, 0
-            if self.replies_due():
+            if self.reply_due(besides=self.refused):
                 self.disarm()
                 guard.busy(self)
                 return
@@ -297,7 +286,7 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             runs from the connection's start (or the first byte after a keep-alive pause),
             the body's from the end of its head; none while an earlier reply is due."""
             phase = self.phase
-            if (self.finished and not self.upgrade_left) or self.serving_earlier():
+            if (self.finished and not self.upgrade_left) or self.reply_due(besides=self.current):
                 self.disarm()
                 guard.busy(self)
                 return
@@ -362,7 +351,7 @@ def protocol_class(limits: Limits, guard: ConnectionGuard[Any]) -> type[HttpTool
             super().on_response_complete()  # starts the next queued request, if any
             if self.transport.is_closing():
                 return
-            if self.finished and not self.upgrade_left and not self.replies_due():
+            if self.finished and not self.upgrade_left and not self.reply_due(besides=self.refused):
                 self.close_with(self.refusal)
                 return
             if self.phase is Phase.HEAD or self.phase is Phase.BODY:

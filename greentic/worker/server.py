@@ -214,9 +214,9 @@ def keep_heap_trimmed(bodies: Gauge) -> None:
     last look, collect cyclic garbage and give freed heap pages back to the OS (glibc keeps
     them: after a flood of big bodies the RSS would stay up). The collection comes first: an
     idle worker allocates nothing, so the collector would not run, and bodies still reachable
-    from refused requests' exception cycles kept ~20 MiB of a 32 MiB burst (measured, #12's
-    flood test). Cheap: one comparison per look, a collection and a trim only after a burst;
-    `malloc_trim` (and ctypes) is looked up at the first burst, never during the boot."""
+    from garbage cycles kept ~20 MiB of a 32 MiB burst (measured with #12's flood test).
+    Cheap: one comparison per look, a collection and a trim only after a burst; `malloc_trim`
+    (and ctypes) is looked up at the first burst, never during the boot."""
     loop = asyncio.get_running_loop()
     found: list[Callable[[int], int] | None] = []
 
